@@ -1,0 +1,13 @@
+//! One module per subcommand; `run` dispatches.
+
+mod build;
+
+use std::process::ExitCode;
+
+use crate::cli::Command;
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Build { dir } => build::run(&dir),
+    }
+}
