@@ -7,3 +7,18 @@
 //!
 //! Boundaries: serves the API and stores objects; workload controllers and
 //! GitOps reconcilers live elsewhere and talk to it as clients.
+
+pub mod error;
+pub mod registry;
+pub mod store;
+
+// Semantics modules (owned by a colleague): OpenAPI documents, CRD schemas,
+// patch formats, server-side apply, admission policies.
+pub mod admission;
+pub mod apply;
+pub mod openapi;
+pub mod patch;
+pub mod schema;
+
+pub use error::{Error, Result};
+pub use registry::{Registry, ResourceInfo};

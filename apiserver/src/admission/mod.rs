@@ -1,0 +1,1 @@
+//! Placeholder: owned by A2 (issue 5, part 2).
