@@ -7,17 +7,24 @@
 //! root (kustomize's default load restrictor); no network, no exec, no
 //! plugins, no remote bases.
 
+pub mod error;
+pub mod generators;
+pub mod kustomization;
+pub mod loader;
+pub mod patch;
+pub mod replacements;
+pub mod resource;
+pub mod yaml;
+
 use std::path::Path;
 
-/// Errors from rendering. (Placeholder until the renderer lands.)
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The renderer does not exist yet.
-    #[error("renderer not implemented: {0}")]
-    NotImplemented(String),
-}
+pub use error::{Error, Result};
+pub use loader::Loader;
+pub use resource::{ResId, Resource};
 
 /// Renders the kustomization at `dir` to multi-document YAML.
-pub fn build(dir: &Path) -> Result<String, Error> {
-    Err(Error::NotImplemented(dir.display().to_string()))
+pub fn build(dir: &Path) -> Result<String> {
+    Err(Error::NotADirectory {
+        path: dir.to_path_buf(),
+    })
 }

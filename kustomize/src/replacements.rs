@@ -1,0 +1,1 @@
+//! `replacements`: copy fields between objects.
