@@ -61,7 +61,10 @@ pub enum PatchType {
 const MEDIA_TYPES: [(&str, PatchType); 4] = [
     ("application/json-patch+json", PatchType::Json),
     ("application/merge-patch+json", PatchType::Merge),
-    ("application/strategic-merge-patch+json", PatchType::Strategic),
+    (
+        "application/strategic-merge-patch+json",
+        PatchType::Strategic,
+    ),
     ("application/apply-patch+yaml", PatchType::Apply),
 ];
 
@@ -112,14 +115,10 @@ pub fn parse_body(patch_type: PatchType, body: &[u8]) -> Result<Value> {
             let text = std::str::from_utf8(body)
                 .map_err(|e| PatchError::Malformed(format!("error decoding YAML: {e}")))?;
             serde_saphyr::from_str::<Value>(text).map_err(|e| {
-                PatchError::Malformed(format!(
-                    "error decoding YAML: {e} (as JSON: {json_err})"
-                ))
+                PatchError::Malformed(format!("error decoding YAML: {e} (as JSON: {json_err})"))
             })
         }
-        Err(e) => Err(PatchError::Malformed(format!(
-            "error decoding patch: {e}"
-        ))),
+        Err(e) => Err(PatchError::Malformed(format!("error decoding patch: {e}"))),
     }
 }
 
