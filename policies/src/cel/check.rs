@@ -1,0 +1,356 @@
+//! Load-time checks of an expression.
+//!
+//! Kubernetes type-checks every expression against the OpenAPI schema of
+//! the objects it will see. cel-rust is dynamically typed and Flotilla has no
+//! schemas offline, so this module checks what it can without them:
+//!
+//! - every identifier is a declared variable, a macro-bound variable or a
+//!   type name (`int`, `string`, …);
+//! - every function is declared by one of the environment's libraries;
+//! - `variables.NAME` names a composition variable declared earlier;
+//! - sub-expressions made only of literals are evaluated once, so
+//!   `1 + 'a'` or `'abc'.startsWith(1)` fail at load with their position;
+//! - the expression is not larger than [`super::MAX_NODES`].
+//!
+//! Not checked: field names and types of `object`, `params` and friends
+//! (they need schemas), argument types other than literals, arity of
+//! functions that also have other overloads.
+
+use std::collections::BTreeSet;
+
+use cel::ExecutionError;
+use cel::common::ast::{EntryExpr, Expr, IdedExpr, SourceInfo};
+
+use super::{CompileError, Env, position};
+
+/// Identifiers that name types and type-conversion functions.
+const TYPE_NAMES: &[&str] = &[
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
+    "dyn",
+    "duration",
+    "timestamp",
+    "optional_type",
+];
+
+/// Functions declared by the environment built in [`super::lib`]: the CEL
+/// standard library, the strings, lists, math, encoders extensions, and the
+/// Kubernetes libraries.
+pub(crate) const KNOWN_FUNCTIONS: &[&str] = &[
+    // standard library
+    "size",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "matches",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bytes",
+    "bool",
+    "dyn",
+    "type",
+    "duration",
+    "timestamp",
+    "getDate",
+    "getDayOfMonth",
+    "getDayOfWeek",
+    "getDayOfYear",
+    "getFullYear",
+    "getHours",
+    "getMilliseconds",
+    "getMinutes",
+    "getMonth",
+    "getSeconds",
+    "optional.of",
+    "optional.none",
+    "optional.ofNonZeroValue",
+    "hasValue",
+    "value",
+    "or",
+    "orValue",
+    // strings extension
+    "charAt",
+    "indexOf",
+    "lastIndexOf",
+    "lowerAscii",
+    "upperAscii",
+    "replace",
+    "split",
+    "substring",
+    "trim",
+    "join",
+    "format",
+    "strings.quote",
+    "reverse",
+    // lists extension
+    "distinct",
+    "flatten",
+    "lists.range",
+    "slice",
+    "sort",
+    // math and encoders extensions
+    "math.abs",
+    "math.bitAnd",
+    "math.bitNot",
+    "math.bitOr",
+    "math.bitShiftLeft",
+    "math.bitShiftRight",
+    "math.bitXor",
+    "math.ceil",
+    "math.floor",
+    "math.isFinite",
+    "math.isInf",
+    "math.isNaN",
+    "math.round",
+    "math.sign",
+    "math.sqrt",
+    "math.trunc",
+    "math.greatest",
+    "math.least",
+    "base64.encode",
+    "base64.decode",
+    // Kubernetes lists
+    "isSorted",
+    "sum",
+    "min",
+    "max",
+    // Kubernetes regex
+    "find",
+    "findAll",
+    // Kubernetes URLs
+    "url",
+    "isURL",
+    "getScheme",
+    "getHost",
+    "getHostname",
+    "getPort",
+    "getEscapedPath",
+    "getQuery",
+    // Kubernetes quantity
+    "quantity",
+    "isQuantity",
+    "isInteger",
+    "asInteger",
+    "asApproximateFloat",
+    "sign",
+    "add",
+    "sub",
+    "compareTo",
+    "isGreaterThan",
+    "isLessThan",
+    // Kubernetes IP and CIDR
+    "ip",
+    "isIP",
+    "ip.isCanonical",
+    "family",
+    "isUnspecified",
+    "isLoopback",
+    "isLinkLocalMulticast",
+    "isLinkLocalUnicast",
+    "isGlobalUnicast",
+    "cidr",
+    "isCIDR",
+    "containsIP",
+    "containsCIDR",
+    "masked",
+    "prefixLength",
+    // Kubernetes sets (cel-go ext.Sets)
+    "sets.contains",
+    "sets.equivalent",
+    "sets.intersects",
+];
+
+struct Checker<'a> {
+    env: &'a Env,
+    info: &'a SourceInfo,
+    nodes: usize,
+    scopes: Vec<String>,
+    composition_refs: BTreeSet<String>,
+}
+
+/// Checks `expr`; returns the composition variables it references.
+pub(crate) fn check(
+    expr: &IdedExpr,
+    info: &SourceInfo,
+    env: &Env,
+) -> Result<BTreeSet<String>, CompileError> {
+    let mut checker = Checker {
+        env,
+        info,
+        nodes: 0,
+        scopes: Vec::new(),
+        composition_refs: BTreeSet::new(),
+    };
+    checker.walk(expr)?;
+    Ok(checker.composition_refs)
+}
+
+/// `a.b.c` as a dotted name, when the expression is only identifiers and
+/// field selections.
+fn qualified_name(e: &IdedExpr) -> Option<String> {
+    match &e.expr {
+        Expr::Ident(n) => Some(n.clone()),
+        Expr::Select(s) if !s.test => {
+            qualified_name(&s.operand).map(|q| format!("{q}.{}", s.field))
+        }
+        _ => None,
+    }
+}
+
+impl Checker<'_> {
+    fn pos(&self, e: &IdedExpr) -> super::Position {
+        position(self.info, &self.info.source, e.id)
+    }
+
+    fn walk(&mut self, e: &IdedExpr) -> Result<(), CompileError> {
+        self.nodes += 1;
+        if self.nodes > super::MAX_NODES {
+            return Err(CompileError::TooLarge {
+                max: super::MAX_NODES,
+            });
+        }
+        match &e.expr {
+            Expr::Ident(name) => self.ident(name, e),
+            Expr::Literal(_) | Expr::Unspecified => Ok(()),
+            Expr::Select(s) => {
+                if let Expr::Ident(root) = &s.operand.expr
+                    && root == "variables"
+                    && !self.scopes.iter().any(|n| n == "variables")
+                    && let Some(declared) = &self.env.composition
+                {
+                    if !declared.contains(&s.field) {
+                        return Err(CompileError::UndeclaredVariable {
+                            name: s.field.clone(),
+                            position: self.pos(e),
+                        });
+                    }
+                    self.composition_refs.insert(s.field.clone());
+                }
+                self.walk(&s.operand)
+            }
+            Expr::Call(c) => {
+                if is_operator(&c.func_name) {
+                    if let Some(t) = c.target.as_deref() {
+                        self.walk(t)?;
+                    }
+                    for a in &c.args {
+                        self.walk(a)?;
+                    }
+                    return self.constant(e);
+                }
+                let qualified = c
+                    .target
+                    .as_deref()
+                    .and_then(qualified_name)
+                    .map(|q| format!("{q}.{}", c.func_name))
+                    .filter(|q| KNOWN_FUNCTIONS.contains(&q.as_str()));
+                if qualified.is_none() {
+                    if !KNOWN_FUNCTIONS.contains(&c.func_name.as_str()) {
+                        return Err(CompileError::UndeclaredFunction {
+                            name: c.func_name.clone(),
+                            position: self.pos(e),
+                        });
+                    }
+                    if let Some(t) = c.target.as_deref() {
+                        self.walk(t)?;
+                    }
+                }
+                for a in &c.args {
+                    self.walk(a)?;
+                }
+                self.constant(e)
+            }
+            Expr::List(l) => l.elements.iter().try_for_each(|x| self.walk(x)),
+            Expr::Map(m) => m.entries.iter().try_for_each(|entry| match &entry.expr {
+                EntryExpr::MapEntry(me) => {
+                    self.walk(&me.key)?;
+                    self.walk(&me.value)
+                }
+                EntryExpr::StructField(f) => self.walk(&f.value),
+            }),
+            Expr::Struct(s) => s.entries.iter().try_for_each(|entry| match &entry.expr {
+                EntryExpr::MapEntry(me) => {
+                    self.walk(&me.key)?;
+                    self.walk(&me.value)
+                }
+                EntryExpr::StructField(f) => self.walk(&f.value),
+            }),
+            Expr::Comprehension(c) => {
+                self.walk(&c.iter_range)?;
+                self.walk(&c.accu_init)?;
+                let before = self.scopes.len();
+                self.scopes.push(c.iter_var.clone());
+                if let Some(v2) = &c.iter_var2 {
+                    self.scopes.push(v2.clone());
+                }
+                self.scopes.push(c.accu_var.clone());
+                let r = self
+                    .walk(&c.loop_cond)
+                    .and_then(|_| self.walk(&c.loop_step))
+                    .and_then(|_| self.walk(&c.result));
+                self.scopes.truncate(before);
+                r
+            }
+        }
+    }
+
+    fn ident(&self, name: &str, e: &IdedExpr) -> Result<(), CompileError> {
+        if self.scopes.iter().any(|n| n == name)
+            || self.env.variables.contains(name)
+            || TYPE_NAMES.contains(&name)
+            || name.starts_with('@')
+        {
+            return Ok(());
+        }
+        if let Some((_, why)) = self.env.unavailable.iter().find(|(n, _)| n == name) {
+            return Err(CompileError::Unavailable {
+                name: name.to_string(),
+                position: self.pos(e),
+                why: why.clone(),
+            });
+        }
+        Err(CompileError::UndeclaredReference {
+            name: name.to_string(),
+            position: self.pos(e),
+        })
+    }
+
+    /// Evaluates a call made only of literals; an error can never go away
+    /// at run time, so it is a load-time type error.
+    fn constant(&self, e: &IdedExpr) -> Result<(), CompileError> {
+        if !super::is_constant(e) {
+            return Ok(());
+        }
+        let ctx = cel::Context::with_env(std::sync::Arc::clone(super::cel_env()));
+        let _budget = super::cost::Budget::start(super::DEFAULT_COST_LIMIT);
+        // Only errors a type checker would raise; `1 / 0` is well typed and
+        // may sit in a branch that never runs.
+        match cel::Value::resolve(e, &ctx) {
+            Err(
+                err @ (ExecutionError::NoSuchOverload(_)
+                | ExecutionError::UnsupportedBinaryOperator(..)
+                | ExecutionError::UnexpectedType { .. }
+                | ExecutionError::ValuesNotComparable(..)
+                | ExecutionError::InvalidArgumentCount { .. }),
+            ) => Err(CompileError::Type {
+                message: super::describe(&err),
+                position: self.pos(e),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn is_operator(name: &str) -> bool {
+    name.starts_with('_') || name.starts_with('@') || name.starts_with("!_")
+}

@@ -1,0 +1,171 @@
+//! The Kubernetes CEL libraries, written against `cel` 0.15.
+//!
+//! `kube-cel` has these functions but is pinned to `cel` 0.13, whose value
+//! model and function registration differ from 0.15; so they are written
+//! here. Each submodule is one Kubernetes library. Functions are written over
+//! the crate's plain [`Value`] enum and registered through [`adapt`], which
+//! converts arguments and results; opaque types (quantity, IP, CIDR, URL)
+//! implement [`cel::objects::Opaque`].
+
+mod ip;
+mod lists;
+mod quantity;
+mod regex;
+mod sets;
+mod url;
+
+use cel::common::types::Type;
+use cel::common::value::{CowVal, Val};
+use cel::{Env, ExecutionError, Value};
+
+use super::cost;
+
+/// Builds the environment every program runs in.
+pub(crate) fn build_env() -> Env {
+    let mut env = Env::stdlib();
+    let register = |r: Result<(), cel::DeclarationError>| {
+        // Registration only fails on duplicate declarations, which is a bug in
+        // this module caught by every test; log rather than panic.
+        if let Err(e) = r {
+            tracing::error!(error = %e, "declaring a CEL function");
+        }
+    };
+    register(env.add_extension(cel::extensions::strings));
+    register(env.add_extension(cel::extensions::lists));
+    register(env.add_extension(cel::extensions::math));
+    register(env.add_extension(cel::extensions::encoders));
+    register(env.add_overload(
+        cost::COST_FUNCTION,
+        "flotilla_cost",
+        vec![cel::common::types::DYN_TYPE],
+        cost::charge,
+    ));
+    let mut reg = Registrar {
+        env: &mut env,
+        errors: Vec::new(),
+    };
+    lists::register(&mut reg);
+    regex::register(&mut reg);
+    url::register(&mut reg);
+    quantity::register(&mut reg);
+    ip::register(&mut reg);
+    sets::register(&mut reg);
+    for e in reg.errors {
+        tracing::error!(error = %e, "declaring a CEL function");
+    }
+    env
+}
+
+/// A function over plain values.
+pub(crate) type ValueFn = fn(&[Value]) -> Result<Value, ExecutionError>;
+
+/// Runs a [`ValueFn`] on the interpreter's arguments.
+pub(crate) fn adapt<'b, 'v>(
+    args: Vec<CowVal<'b, 'v>>,
+    f: ValueFn,
+) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let values = args
+        .iter()
+        .map(|a| Value::try_from(a.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = f(&values)?;
+    let boxed: Box<dyn Val> = out.try_into()?;
+    Ok(CowVal::Owned(boxed))
+}
+
+/// Declares `fn $name` as an interpreter overload running the [`ValueFn`] `$imp`.
+macro_rules! value_fn {
+    ($name:ident, $imp:expr) => {
+        fn $name<'b, 'v>(
+            args: Vec<cel::common::value::CowVal<'b, 'v>>,
+        ) -> Result<cel::common::value::CowVal<'b, 'v>, cel::ExecutionError> {
+            $crate::cel::lib::adapt(args, $imp)
+        }
+    };
+}
+pub(crate) use value_fn;
+
+/// Collects declarations and their errors.
+pub(crate) struct Registrar<'a> {
+    env: &'a mut Env,
+    errors: Vec<cel::DeclarationError>,
+}
+
+impl Registrar<'_> {
+    /// A global function `name(args...)`.
+    pub(crate) fn global(
+        &mut self,
+        name: &str,
+        args: Vec<Type>,
+        f: cel::common::functions::Function,
+    ) {
+        let id = overload_id(name, None, &args);
+        if let Err(e) = self.env.add_overload(name, &id, args, f) {
+            self.errors.push(e);
+        }
+    }
+
+    /// A member function `target.name(args...)`.
+    pub(crate) fn member(
+        &mut self,
+        name: &str,
+        target: Type,
+        args: Vec<Type>,
+        f: cel::common::functions::Function,
+    ) {
+        let id = overload_id(name, Some(&target), &args);
+        if let Err(e) = self.env.add_member_overload(name, &id, target, args, f) {
+            self.errors.push(e);
+        }
+    }
+}
+
+fn overload_id(name: &str, target: Option<&Type>, args: &[Type]) -> String {
+    let args: Vec<&str> = args.iter().map(|t| t.name()).collect();
+    match target {
+        Some(t) => format!("k8s_{}.{name}({})", t.name(), args.join(",")),
+        None => format!("k8s_{name}({})", args.join(",")),
+    }
+}
+
+/// An error raised by a library function, in Kubernetes' wording.
+pub(crate) fn fail(function: &str, message: impl ToString) -> ExecutionError {
+    ExecutionError::function_error(function, message)
+}
+
+/// The string at `args[i]`.
+pub(crate) fn str_arg<'a>(
+    function: &str,
+    args: &'a [Value],
+    i: usize,
+) -> Result<&'a str, ExecutionError> {
+    match args.get(i) {
+        Some(Value::String(s)) => Ok(s.as_str()),
+        Some(other) => Err(fail(
+            function,
+            format!("expected string, got {}", other.type_of()),
+        )),
+        None => Err(ExecutionError::invalid_argument_count(i + 1, args.len())),
+    }
+}
+
+/// The opaque value of type `T` at `args[i]`.
+pub(crate) fn opaque_arg<'a, T: 'static>(
+    function: &str,
+    args: &'a [Value],
+    i: usize,
+) -> Result<&'a T, ExecutionError> {
+    match args.get(i) {
+        Some(Value::Opaque(o)) => o.downcast_ref::<T>().ok_or_else(|| {
+            fail(
+                function,
+                format!("unexpected argument type {}", o.runtime_type_name()),
+            )
+        }),
+        Some(other) => Err(fail(
+            function,
+            format!("unexpected argument type {}", other.type_of()),
+        )),
+        None => Err(ExecutionError::invalid_argument_count(i + 1, args.len())),
+    }
+}

@@ -1,0 +1,1 @@
+//! Reports of verdicts: JSON results and PolicyReports.
