@@ -247,12 +247,13 @@ fn parse_patch(text: &str, label: &str) -> Result<Parsed, PatchError> {
     })
 }
 
-/// YAML (or JSON) documents, skipping empty ones.
-// TODO(K1): switch to the crate's YAML reader once it exists, so patches parse
-// exactly like resources (YAML 1.1 scalars).
+/// YAML (or JSON) documents, skipping empty ones, read like resource files.
 fn parse_yaml_documents(text: &str) -> Result<Vec<Value>, String> {
-    let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| e.to_string())?;
-    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+    crate::yaml::parse_documents(text.as_bytes(), std::path::Path::new("patch"))
+        .map_err(|e| match e {
+            crate::Error::Yaml { message, .. } => message,
+            other => other.to_string(),
+        })
 }
 
 fn describe(r: &Resource) -> String {
