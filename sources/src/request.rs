@@ -1,0 +1,201 @@
+//! What a caller asks for ([`FetchRequest`]) and what it gets back ([`Artifact`]).
+//!
+//! The field names follow Flux's `GitRepository` (`ref.branch`, `ref.tag`,
+//! `ref.semver`, `ref.commit`, `ref.name`, `ignore`, `verify`) so the
+//! reconciler can map its spec one to one.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which commit of the remote to export, as Flux's `spec.ref` has it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Reference {
+    /// The remote's default branch (what its `HEAD` points to).
+    #[default]
+    DefaultBranch,
+    /// The tip of a branch, e.g. `main`.
+    Branch(String),
+    /// A tag, e.g. `v1.2.0` (annotated tags are peeled to their commit).
+    Tag(String),
+    /// The highest tag matching a semver range, e.g. `>=1.0.0 <2.0.0` or `~1.2`.
+    Semver(String),
+    /// An exact commit, as 40 hex digits.
+    Commit(String),
+    /// A full reference name, e.g. `refs/pull/12/head`.
+    Name(String),
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reference::DefaultBranch => write!(f, "default branch"),
+            Reference::Branch(b) => write!(f, "branch {b:?}"),
+            Reference::Tag(t) => write!(f, "tag {t:?}"),
+            Reference::Semver(r) => write!(f, "semver range {r:?}"),
+            Reference::Commit(c) => write!(f, "commit {c}"),
+            Reference::Name(n) => write!(f, "ref {n:?}"),
+        }
+    }
+}
+
+/// How to authenticate to the server. `Debug` never prints secrets.
+#[derive(Clone, Default)]
+pub enum Auth {
+    /// No credentials; the server must allow anonymous reads.
+    #[default]
+    None,
+    /// HTTP basic authentication.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password or access token.
+        password: String,
+    },
+    /// HTTP `Authorization: Bearer <token>`.
+    Bearer(String),
+    /// SSH with a private key; the host key must be listed in `known_hosts`
+    /// (unknown or changed host keys are refused).
+    Ssh {
+        /// The private key in OpenSSH format (unencrypted).
+        private_key: String,
+        /// Lines in `known_hosts` format.
+        known_hosts: String,
+    },
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::None => write!(f, "None"),
+            Auth::Basic { username, .. } => write!(
+                f,
+                "Basic {{ username: {username:?}, password: <redacted> }}"
+            ),
+            Auth::Bearer(_) => write!(f, "Bearer(<redacted>)"),
+            Auth::Ssh { .. } => write!(f, "Ssh {{ private_key: <redacted>, known_hosts: .. }}"),
+        }
+    }
+}
+
+/// Commit signature verification: the exported commit must carry a valid
+/// signature by one of these keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Trusted public keys, one per entry, in OpenSSH format
+    /// (`ssh-ed25519 AAAA… comment`), as in an `authorized_keys` file.
+    pub ssh_public_keys: Vec<String>,
+}
+
+/// One fetch-and-export request. Build with [`FetchRequest::new`] and the
+/// `with_*` methods.
+#[derive(Debug, Clone)]
+pub struct FetchRequest {
+    /// `file://`, a local path, `git://`, `http(s)://`, `ssh://` or scp-style `user@host:path`.
+    pub url: String,
+    /// Which commit to export.
+    pub reference: Reference,
+    /// Credentials for the server.
+    pub auth: Auth,
+    /// Export only this directory of the tree (relative, `/`-separated).
+    pub path: Option<String>,
+    /// Extra ignore patterns in `.gitignore` syntax, applied after the
+    /// defaults and `.sourceignore` files (Flux's `spec.ignore`).
+    pub ignore: Option<String>,
+    /// Signature verification of the exported commit.
+    pub verify: Option<Verification>,
+    /// The whole fetch (connect, negotiate, download, export) must finish within this.
+    pub timeout: Duration,
+    /// Ask the server for the tip commit only (`--depth 1`) when the reference
+    /// allows it. Exact-commit references always fetch full history.
+    pub shallow: bool,
+}
+
+impl FetchRequest {
+    /// A request for the default branch of `url`, shallow, with a 60 s timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        FetchRequest {
+            url: url.into(),
+            reference: Reference::DefaultBranch,
+            auth: Auth::None,
+            path: None,
+            ignore: None,
+            verify: None,
+            timeout: Duration::from_secs(60),
+            shallow: true,
+        }
+    }
+
+    /// Sets the reference to export.
+    pub fn with_reference(mut self, reference: Reference) -> Self {
+        self.reference = reference;
+        self
+    }
+
+    /// Sets the credentials.
+    pub fn with_auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Exports only this sub-directory.
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Adds ignore patterns (Flux's `spec.ignore`).
+    pub fn with_ignore(mut self, patterns: impl Into<String>) -> Self {
+        self.ignore = Some(patterns.into());
+        self
+    }
+
+    /// Requires a signature by one of these OpenSSH public keys.
+    pub fn with_verification(mut self, verification: Verification) -> Self {
+        self.verify = Some(verification);
+        self
+    }
+
+    /// Sets the overall timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Turns shallow fetching on or off.
+    pub fn with_shallow(mut self, shallow: bool) -> Self {
+        self.shallow = shallow;
+        self
+    }
+}
+
+/// What one fetch produced: a folder with the tree of `commit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// Flux-style revision: `main@sha1:<hex>`, `v1.2.0@sha1:<hex>`, or `sha1:<hex>` for an exact commit.
+    pub revision: String,
+    /// The exported commit, 40 hex digits.
+    pub commit: String,
+    /// `sha256:<hex>` over the exported files (see `docs/sources.md` for the exact encoding).
+    pub digest: String,
+    /// The artifact folder, named after the digest's hex.
+    pub path: PathBuf,
+    /// `false` when the resolved commit was already exported for the same
+    /// request, in which case nothing was downloaded or written.
+    pub changed: bool,
+    /// Numbers about the transfer.
+    pub stats: FetchStats,
+}
+
+/// What the fetch transferred, to show that updates are incremental.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchStats {
+    /// Whether the server sent a pack at all.
+    pub pack_received: bool,
+    /// Objects in the received pack.
+    pub objects_received: u64,
+    /// Size of the received pack file in bytes.
+    pub pack_bytes: u64,
+    /// Files written into the artifact folder.
+    pub files_exported: u64,
+}
