@@ -1,0 +1,8 @@
+//! Annotations with a meaning to Flotilla's reconcilers.
+
+/// Setting this annotation on a GitRepository or Kustomization (to any new value, usually the
+/// current time in RFC 3339) asks for an immediate reconcile. The reconciler copies the value
+/// to `status.lastHandledReconcileAt` once done, so a client can wait for its request to be
+/// handled. Receivers set it on the GitRepositories they target. Flux's
+/// `reconcile.fluxcd.io/requestedAt` works the same way.
+pub const RECONCILE_REQUESTED_AT: &str = "reconcile.flotilla.dev/requestedAt";
