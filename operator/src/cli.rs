@@ -24,4 +24,29 @@ pub enum Command {
         /// The directory holding kustomization.yaml.
         dir: PathBuf,
     },
+    /// Check manifests against ValidatingAdmissionPolicies offline, each
+    /// object as a CREATE request. Exit 1 when a result carries Deny, 2 for
+    /// unusable input.
+    Validate {
+        /// Manifest files, folders of manifests, or kustomization folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Files or folders with ValidatingAdmissionPolicies, bindings and params.
+        #[arg(long = "policies", required = true, num_args = 1..)]
+        policies: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ValidateOutput::Text)]
+        output: ValidateOutput,
+    },
+}
+
+/// Output formats of `flotilla validate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidateOutput {
+    /// Failures grouped by object, for people.
+    Text,
+    /// `{"results": [...]}`, one entry per failure.
+    Json,
+    /// wgpolicyk8s.io/v1alpha2 PolicyReport and ClusterPolicyReport objects.
+    Policyreport,
 }

@@ -67,3 +67,37 @@ pub enum Error {
 
 /// This crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Parses a stream of YAML (or JSON) documents into JSON values, skipping
+/// empty documents and flattening `kind: List` objects into their items.
+pub fn parse_documents(text: &str) -> Result<Vec<serde_json::Value>> {
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(text).map_err(|e| Error::Parse {
+            index: 0,
+            message: e.to_string(),
+        })?;
+    let mut out = Vec::new();
+    for (i, doc) in docs.into_iter().enumerate() {
+        match doc {
+            serde_json::Value::Null => {}
+            serde_json::Value::Object(ref o)
+                if o.get("kind")
+                    .and_then(|k| k.as_str())
+                    .is_some_and(|k| k.ends_with("List"))
+                    && o.get("items").is_some_and(|i| i.is_array()) =>
+            {
+                if let Some(serde_json::Value::Array(items)) = o.get("items") {
+                    out.extend(items.iter().cloned());
+                }
+            }
+            serde_json::Value::Object(_) => out.push(doc),
+            other => {
+                return Err(Error::Parse {
+                    index: i + 1,
+                    message: format!("expected a mapping, found {other}"),
+                });
+            }
+        }
+    }
+    Ok(out)
+}

@@ -255,14 +255,16 @@ impl Checker<'_> {
                     .map(|q| format!("{q}.{}", c.func_name))
                     .filter(|q| KNOWN_FUNCTIONS.contains(&q.as_str()));
                 if qualified.is_none() {
+                    // The receiver first, so `authorizer.x()` reports the
+                    // unavailable binding rather than the function.
+                    if let Some(t) = c.target.as_deref() {
+                        self.walk(t)?;
+                    }
                     if !KNOWN_FUNCTIONS.contains(&c.func_name.as_str()) {
                         return Err(CompileError::UndeclaredFunction {
                             name: c.func_name.clone(),
                             position: self.pos(e),
                         });
-                    }
-                    if let Some(t) = c.target.as_deref() {
-                        self.walk(t)?;
                     }
                 }
                 for a in &c.args {

@@ -132,15 +132,17 @@ impl PolicySet {
                     act.insert("params", Value::Null)
                         .map_err(Error::Evaluation)?;
                     let mut v = verdict(None);
-                    run_policy(policy, act, &mut v)?;
-                    verdicts.push(v);
+                    if run_policy(policy, act, &mut v)? {
+                        verdicts.push(v);
+                    }
                 }
                 Params::Found(list) => {
                     for (id, p) in list {
                         act.insert_json("params", p).map_err(Error::Evaluation)?;
                         let mut v = verdict(Some(id));
-                        run_policy(policy, act, &mut v)?;
-                        verdicts.push(v);
+                        if run_policy(policy, act, &mut v)? {
+                            verdicts.push(v);
+                        }
                     }
                 }
                 Params::NotFoundAllowed => {}
@@ -348,7 +350,13 @@ fn eval_bool(
     }))
 }
 
-fn run_policy(policy: &CompiledPolicy, act: &mut Activation, v: &mut Verdict) -> Result<(), Error> {
+/// Evaluates one policy; returns whether it applies (its match
+/// conditions hold or could not be evaluated).
+fn run_policy(
+    policy: &CompiledPolicy,
+    act: &mut Activation,
+    v: &mut Verdict,
+) -> Result<bool, Error> {
     let mut vars = Variables::new(policy.variables.len());
     act.remove("variables");
     // Match conditions: any false skips the policy, even if others erred.
@@ -356,7 +364,7 @@ fn run_policy(policy: &CompiledPolicy, act: &mut Activation, v: &mut Verdict) ->
     for (name, expr) in &policy.conditions {
         match eval_bool(expr, &mut vars, policy, act)? {
             Ok(true) => {}
-            Ok(false) => return Ok(()),
+            Ok(false) => return Ok(false),
             Err(e) => {
                 condition_error
                     .get_or_insert(format!("failed to evaluate match condition {name}: {e}"));
@@ -365,7 +373,7 @@ fn run_policy(policy: &CompiledPolicy, act: &mut Activation, v: &mut Verdict) ->
     }
     if let Some(e) = condition_error {
         fail_or_ignore(policy.failure_policy, v, e, None);
-        return Ok(());
+        return Ok(true);
     }
     for (i, val) in policy.validations.iter().enumerate() {
         match eval_bool(&val.expr, &mut vars, policy, act)? {
@@ -410,7 +418,7 @@ fn run_policy(policy: &CompiledPolicy, act: &mut Activation, v: &mut Verdict) ->
             ),
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The failure message: `messageExpression` when it yields a non-empty
