@@ -249,11 +249,12 @@ fn parse_patch(text: &str, label: &str) -> Result<Parsed, PatchError> {
 
 /// YAML (or JSON) documents, skipping empty ones, read like resource files.
 fn parse_yaml_documents(text: &str) -> Result<Vec<Value>, String> {
-    crate::yaml::parse_documents(text.as_bytes(), std::path::Path::new("patch"))
-        .map_err(|e| match e {
+    crate::yaml::parse_documents(text.as_bytes(), std::path::Path::new("patch")).map_err(
+        |e| match e {
             crate::Error::Yaml { message, .. } => message,
             other => other.to_string(),
-        })
+        },
+    )
 }
 
 fn describe(r: &Resource) -> String {
@@ -337,7 +338,13 @@ fn remove_all(resources: &mut Vec<Resource>, indices: &[usize]) {
     }
 }
 
-fn effective_namespace<'a>(api_version: &str, kind: &str, namespace: &'a str) -> &'a str {
+/// kustomize's `EffectiveNamespace`: cluster-scoped kinds have none, an
+/// unset namespace is `default`.
+pub(crate) fn effective_namespace<'a>(
+    api_version: &str,
+    kind: &str,
+    namespace: &'a str,
+) -> &'a str {
     if is_cluster_scoped(api_version, kind) {
         NOT_A_NAMESPACE
     } else if namespace.is_empty() {

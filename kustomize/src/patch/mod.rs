@@ -25,9 +25,11 @@ mod merge_keys_table;
 mod strategic_merge;
 mod target;
 
+pub(crate) use apply::effective_namespace;
 pub use apply::{apply_legacy_json6902, apply_patches, apply_strategic_merge_entries};
 pub use json6902::json6902;
 pub use strategic_merge::strategic_merge;
+pub(crate) use target::Selector;
 pub use target::{LabelSelector, Target};
 
 use serde::{Deserialize, Serialize};

@@ -121,6 +121,33 @@ impl Selector {
         })
     }
 
+    /// Whether an id (any the object has had) matches group, version, kind,
+    /// name and namespace; the namespace is compared as written.
+    pub fn matches_id(&self, id: &crate::resource::ResId) -> bool {
+        let checks = [
+            (&self.group, id.group.as_str()),
+            (&self.version, id.version.as_str()),
+            (&self.kind, id.kind.as_str()),
+            (&self.name, id.name.as_str()),
+            (&self.namespace, id.namespace.as_str()),
+        ];
+        checks
+            .iter()
+            .all(|(re, value)| re.as_ref().is_none_or(|re| re.is_match(value)))
+    }
+
+    /// Whether the object's labels and annotations satisfy the selectors.
+    pub fn matches_object(&self, object: &Value) -> bool {
+        let metadata = object.get("metadata");
+        self.labels
+            .as_ref()
+            .is_none_or(|s| s.matches(metadata.and_then(|m| m.get("labels"))))
+            && self
+                .annotations
+                .as_ref()
+                .is_none_or(|s| s.matches(metadata.and_then(|m| m.get("annotations"))))
+    }
+
     /// Whether the resource is selected.
     pub fn matches(&self, c: &Candidate<'_>) -> bool {
         if let Some(re) = &self.namespace
