@@ -61,6 +61,18 @@ impl Target {
     }
 }
 
+/// An admission denial: boxed in [`Error::Denied`] to keep `Error` small.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Denial {
+    pub target: Target,
+    /// The full message, e.g. `deployments.apps "web" is forbidden: ValidatingAdmissionPolicy ...`.
+    pub message: String,
+    /// `Status.reason`, usually `Invalid` (or `Forbidden`, per the policy).
+    pub reason: String,
+    /// HTTP code, usually 422 (or 403).
+    pub code: u16,
+}
+
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -86,13 +98,8 @@ pub enum Error {
     Invalid { target: Target, causes: Vec<Cause> },
     /// An admission policy denied the request (422 Invalid by default, or the
     /// policy's own reason/code), message already in Kubernetes' shape.
-    #[error("{message}")]
-    Denied {
-        target: Target,
-        message: String,
-        reason: String,
-        code: u16,
-    },
+    #[error("{}", .0.message)]
+    Denied(Box<Denial>),
     /// The request is malformed: bad body, bad query parameter, bad patch (400 BadRequest).
     #[error("{0}")]
     BadRequest(String),
@@ -126,7 +133,7 @@ impl Error {
             Error::NotFound(_) | Error::NoSuchResource => 404,
             Error::AlreadyExists(_) | Error::Conflict { .. } | Error::ApplyConflict { .. } => 409,
             Error::Invalid { .. } => 422,
-            Error::Denied { code, .. } => *code,
+            Error::Denied(d) => d.code,
             Error::BadRequest(_) => 400,
             Error::MethodNotAllowed(_) => 405,
             Error::UnsupportedMediaType(_) => 415,
@@ -144,7 +151,7 @@ impl Error {
             Error::AlreadyExists(_) => "AlreadyExists",
             Error::Conflict { .. } | Error::ApplyConflict { .. } => "Conflict",
             Error::Invalid { .. } => "Invalid",
-            Error::Denied { reason, .. } => reason,
+            Error::Denied(d) => &d.reason,
             Error::BadRequest(_) => "BadRequest",
             Error::MethodNotAllowed(_) => "MethodNotAllowed",
             Error::UnsupportedMediaType(_) => "UnsupportedMediaType",
@@ -161,8 +168,8 @@ impl Error {
             Error::Conflict { target, .. }
             | Error::ApplyConflict { target, .. }
             | Error::Invalid { target, .. }
-            | Error::Denied { target, .. }
             | Error::Forbidden { target, .. } => Some(target),
+            Error::Denied(d) => Some(&d.target),
             _ => None,
         }
     }

@@ -8,9 +8,23 @@
 //! Boundaries: serves the API and stores objects; workload controllers and
 //! GitOps reconcilers live elsewhere and talk to it as clients.
 
+pub mod control_plane;
+pub mod crd;
+pub mod discovery;
 pub mod error;
+pub mod gc;
+pub mod handlers;
+pub mod hooks;
+pub mod kubeconfig;
+pub mod objects;
+mod openapi_routes;
 pub mod registry;
+pub mod selectors;
+pub mod server;
+pub mod state;
 pub mod store;
+pub mod tls;
+pub mod watch;
 
 // Semantics modules (owned by a colleague): OpenAPI documents, CRD schemas,
 // patch formats, server-side apply, admission policies.
@@ -20,5 +34,6 @@ pub mod openapi;
 pub mod patch;
 pub mod schema;
 
+pub use control_plane::{Config, ControlPlane, RunningControlPlane, StartError};
 pub use error::{Error, Result};
 pub use registry::{Registry, ResourceInfo};

@@ -185,7 +185,7 @@ impl Registry {
             .into_iter()
             .map(|name| {
                 let mut vs = versions.remove(&name).unwrap_or_default();
-                vs.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+                vs.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
                 let preferred = vs.first().cloned().unwrap_or_default();
                 GroupInfo {
                     name,
