@@ -119,6 +119,15 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A patch could not be applied.
+    #[error("{}: {source}", path.display())]
+    Patch {
+        /// The kustomization file holding the patch.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: crate::patch::PatchError,
+    },
 }
 
 /// `Result` with this crate's error.

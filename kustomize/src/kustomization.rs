@@ -56,13 +56,13 @@ pub struct Kustomization {
     pub replicas: Vec<Replica>,
     /// Patches (strategic merge or JSON 6902) with optional targets.
     #[serde(default)]
-    pub patches: Vec<Value>,
+    pub patches: Vec<crate::patch::Patch>,
     /// Deprecated: strategic merge patch files or inline patches.
     #[serde(default)]
-    pub patches_strategic_merge: Vec<Value>,
+    pub patches_strategic_merge: Vec<crate::patch::StrategicMergeEntry>,
     /// Deprecated: JSON 6902 patches with a target.
     #[serde(default)]
-    pub patches_json6902: Vec<Value>,
+    pub patches_json6902: Vec<crate::patch::LegacyJson6902>,
     /// ConfigMap generators.
     #[serde(default)]
     pub config_map_generator: Vec<Value>,

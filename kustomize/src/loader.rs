@@ -53,10 +53,13 @@ impl Loader {
 
     /// Resolves `rel` to a canonical path without applying the restrictor.
     pub fn resolve(&self, rel: &str) -> Result<PathBuf> {
-        self.root.join(rel).canonicalize().map_err(|source| Error::Io {
-            path: self.display(rel),
-            source,
-        })
+        self.root
+            .join(rel)
+            .canonicalize()
+            .map_err(|source| Error::Io {
+                path: self.display(rel),
+                source,
+            })
     }
 
     /// Whether `rel` names a directory.

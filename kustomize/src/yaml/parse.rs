@@ -13,8 +13,13 @@ use crate::error::{Error, Result};
 
 fn options() -> serde_saphyr::Options {
     // The default budget bounds alias expansion and nesting; that is what
-    // stops a "billion laughs" file from eating the machine.
-    serde_saphyr::Options::default()
+    // stops a "billion laughs" file from eating the machine. kustomize reads
+    // with go-yaml v3: only true/false are booleans (`yes` stays a string),
+    // but a leading 0 still means octal (`0644` is 420).
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    options.legacy_octal_numbers = true;
+    options
 }
 
 fn yaml_error(path: &Path, err: impl std::fmt::Display) -> Error {

@@ -1,0 +1,324 @@
+//! One kustomization directory turned into resources: kustomize's
+//! `KustTarget`. Resources and bases are accumulated first, then components
+//! (which see everything accumulated so far), then generators and the
+//! built-in transformers in kustomize's order. Name references, hash
+//! suffixes and output order are left to the top level (see `lib.rs`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tracing::debug_span;
+
+use crate::error::{Error, Result};
+use crate::kustomization::{FILE_NAMES, Kustomization};
+use crate::loader::Loader;
+use crate::resource::{ResId, Resource};
+use crate::transform::{annotations, images, labels, namespace, prefix_suffix, replicas};
+use crate::{patch, yaml};
+
+/// What kind of directory a kustomization is expected to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// The root or a base in `resources`: `kind: Kustomization` (or none).
+    Kustomization,
+    /// An entry of `components`: `kind: Component`.
+    Component,
+}
+
+/// Tracks the directories being rendered, to catch cycles.
+#[derive(Debug, Default)]
+pub struct Stack {
+    dirs: Vec<PathBuf>,
+}
+
+/// Reads the kustomization file in `loader`'s directory.
+fn read_kustomization(loader: &Loader) -> Result<(Kustomization, PathBuf)> {
+    let Some(file) = FILE_NAMES.iter().find(|f| loader.root().join(f).is_file()) else {
+        return Err(Error::NoKustomization {
+            dir: loader.display_root().to_path_buf(),
+        });
+    };
+    let shown = loader.display(file);
+    let bytes = loader.read(file)?;
+    let value = yaml::parse_one(&bytes, &shown)?;
+    let value = if value.is_null() {
+        Value::Object(serde_json::Map::new())
+    } else {
+        value
+    };
+    if !value.is_object() {
+        return Err(Error::Kustomization {
+            path: shown,
+            message: "expected a mapping at the top level".into(),
+        });
+    }
+    let k: Kustomization = serde_json::from_value(value).map_err(|e| Error::Kustomization {
+        path: shown.clone(),
+        message: serde_message(&e.to_string()),
+    })?;
+    Ok((k, shown))
+}
+
+/// serde says ``unknown field `x`, expected one of ...``; users want the field.
+fn serde_message(msg: &str) -> String {
+    if let Some(rest) = msg.strip_prefix("unknown field `")
+        && let Some((field, _)) = rest.split_once('`')
+    {
+        return format!("unknown field {field:?}");
+    }
+    msg.replace('`', "\"")
+}
+
+/// Renders the kustomization at `loader` into `out`. Components receive the
+/// parent's accumulated resources in `out`; kustomizations start empty.
+fn accumulate(
+    loader: &Loader,
+    expect: Expect,
+    stack: &mut Stack,
+    out: &mut Vec<Resource>,
+) -> Result<()> {
+    let span = debug_span!("kustomization", dir = %loader.display_root().display());
+    let _guard = span.enter();
+    if let Some(pos) = stack.dirs.iter().position(|d| d == loader.root()) {
+        let chain: Vec<String> = stack.dirs[pos..]
+            .iter()
+            .chain(std::iter::once(&loader.root().to_path_buf()))
+            .map(|d| d.display().to_string())
+            .collect();
+        return Err(Error::Cycle {
+            path: loader.display_root().to_path_buf(),
+            chain: chain.join(" -> "),
+        });
+    }
+    stack.dirs.push(loader.root().to_path_buf());
+    let result = accumulate_inner(loader, expect, stack, out);
+    stack.dirs.pop();
+    result
+}
+
+fn accumulate_inner(
+    loader: &Loader,
+    expect: Expect,
+    stack: &mut Stack,
+    out: &mut Vec<Resource>,
+) -> Result<()> {
+    let (k, file) = read_kustomization(loader)?;
+    check_kind(&k, expect, &file)?;
+    check_unsupported(&k, &file)?;
+
+    let mut ids: HashMap<ResId, PathBuf> = out.iter().map(|r| (r.id(), r.origin.clone())).collect();
+    for entry in k.resources.iter().chain(k.bases.iter()) {
+        let mut found = Vec::new();
+        if loader.is_dir(entry) {
+            let sub = loader.sub(entry)?;
+            accumulate(&sub, Expect::Kustomization, stack, &mut found)?;
+        } else {
+            found = read_resources(loader, entry)?;
+        }
+        for r in found {
+            let id = r.id();
+            if let Some(first) = ids.get(&id) {
+                return Err(Error::DuplicateId {
+                    path: r.origin.clone(),
+                    first: first.clone(),
+                    id: id.describe(),
+                });
+            }
+            ids.insert(id, r.origin.clone());
+            out.push(r);
+        }
+    }
+    for crd in &k.crds {
+        // Read for the restrictor and syntax; the schemas only feed name
+        // references of custom kinds, which Flotilla does not model.
+        let bytes = loader.read(crd)?;
+        yaml::parse_documents(&bytes, &loader.display(crd))?;
+    }
+    for entry in &k.components {
+        let sub = loader.sub(entry)?;
+        accumulate(&sub, Expect::Component, stack, out)?;
+    }
+    run_generators(&k, loader, &file, out)?;
+    run_transformers(&k, loader, &file, out)?;
+    Ok(())
+}
+
+fn check_kind(k: &Kustomization, expect: Expect, file: &Path) -> Result<()> {
+    let kind = k.kind.as_deref().unwrap_or("Kustomization");
+    match (expect, kind) {
+        (Expect::Kustomization, "Kustomization") | (Expect::Component, "Component") => Ok(()),
+        (Expect::Kustomization, "Component") => Err(Error::Field {
+            path: file.to_path_buf(),
+            field: "kind".into(),
+            message: "a Component must be listed under `components`, not `resources`".into(),
+        }),
+        (Expect::Component, other) => Err(Error::Field {
+            path: file.to_path_buf(),
+            field: "kind".into(),
+            message: format!(
+                "expected kind \"Component\" for a directory under `components`, got {other:?}"
+            ),
+        }),
+        (_, other) => Err(Error::Field {
+            path: file.to_path_buf(),
+            field: "kind".into(),
+            message: format!("unknown kind {other:?} (expected Kustomization or Component)"),
+        }),
+    }
+}
+
+fn check_unsupported(k: &Kustomization, file: &Path) -> Result<()> {
+    let unsupported = [
+        ("vars", !k.vars.is_empty()),
+        ("configurations", !k.configurations.is_empty()),
+        ("generators", !k.generators.is_empty()),
+        ("transformers", !k.transformers.is_empty()),
+        ("validators", !k.validators.is_empty()),
+        ("helmCharts", !k.helm_charts.is_empty()),
+        ("helmGlobals", k.helm_globals.is_some()),
+        ("openapi", k.open_api.is_some()),
+        ("sortOptions", k.sort_options.is_some()),
+        ("buildMetadata", !k.build_metadata.is_empty()),
+        (
+            "labels[].fields",
+            k.labels.iter().any(|l| !l.fields.is_empty()),
+        ),
+    ];
+    for (field, used) in unsupported {
+        if used {
+            return Err(Error::Unsupported {
+                path: file.to_path_buf(),
+                field: field.into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads one resource file: every document, `List`s flattened.
+fn read_resources(loader: &Loader, rel: &str) -> Result<Vec<Resource>> {
+    let shown = loader.display(rel);
+    let bytes = loader.read(rel)?;
+    let docs = yaml::parse_documents(&bytes, &shown)?;
+    let mut out = Vec::new();
+    for (i, doc) in docs.into_iter().enumerate() {
+        push_object(doc, &shown, i, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn push_object(doc: Value, file: &Path, index: usize, out: &mut Vec<Resource>) -> Result<()> {
+    let invalid = |message: String| Error::InvalidObject {
+        path: file.to_path_buf(),
+        message,
+    };
+    let Value::Object(map) = doc else {
+        return Err(invalid(format!(
+            "document {}: expected a Kubernetes object (a mapping)",
+            index + 1
+        )));
+    };
+    let kind = map
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if kind.is_empty() {
+        return Err(invalid(format!("document {}: missing `kind`", index + 1)));
+    }
+    if kind.ends_with("List")
+        && let Some(Value::Array(items)) = map.get("items")
+    {
+        for item in items.clone() {
+            push_object(item, file, index, out)?;
+        }
+        return Ok(());
+    }
+    let name = map
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if name.is_empty() {
+        return Err(invalid(format!(
+            "document {}: {kind} has no metadata.name",
+            index + 1
+        )));
+    }
+    out.push(Resource::new(Value::Object(map), file));
+    Ok(())
+}
+
+fn run_generators(
+    k: &Kustomization,
+    _loader: &Loader,
+    file: &Path,
+    _out: &mut [Resource],
+) -> Result<()> {
+    if !k.config_map_generator.is_empty() || !k.secret_generator.is_empty() {
+        return Err(Error::Unsupported {
+            path: file.to_path_buf(),
+            field: "configMapGenerator/secretGenerator".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The built-in transformers, in kustomize v5.5.0's order.
+fn run_transformers(
+    k: &Kustomization,
+    loader: &Loader,
+    file: &Path,
+    out: &mut Vec<Resource>,
+) -> Result<()> {
+    let patch_err = |source| Error::Patch {
+        path: file.to_path_buf(),
+        source,
+    };
+    if !k.patches_strategic_merge.is_empty() {
+        patch::apply_strategic_merge_entries(out, &k.patches_strategic_merge, loader)
+            .map_err(patch_err)?;
+    }
+    if !k.patches.is_empty() {
+        patch::apply_patches(out, &k.patches, loader).map_err(patch_err)?;
+    }
+    if let Some(ns) = k.namespace.as_deref().filter(|ns| !ns.is_empty()) {
+        namespace::apply(out, ns);
+    }
+    prefix_suffix::apply(
+        out,
+        k.name_prefix.as_deref().unwrap_or(""),
+        k.name_suffix.as_deref().unwrap_or(""),
+    );
+    labels::apply_common(out, &k.common_labels);
+    for label in &k.labels {
+        labels::apply_label(out, label);
+    }
+    annotations::apply(out, &k.common_annotations);
+    if !k.patches_json6902.is_empty() {
+        patch::apply_legacy_json6902(out, &k.patches_json6902, loader).map_err(patch_err)?;
+    }
+    replicas::apply(out, &k.replicas);
+    images::apply(out, &k.images);
+    if !k.replacements.is_empty() {
+        return Err(Error::Unsupported {
+            path: file.to_path_buf(),
+            field: "replacements".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Renders the kustomization in `dir` (everything but the final steps).
+pub fn render(dir: &Path) -> Result<Vec<Resource>> {
+    let loader = Loader::new(dir)?;
+    let mut out = Vec::new();
+    accumulate(
+        &loader,
+        Expect::Kustomization,
+        &mut Stack::default(),
+        &mut out,
+    )?;
+    Ok(out)
+}

@@ -1,0 +1,477 @@
+//! Name references: after every rename (prefix, suffix, hash, namespace),
+//! fields that name another object by its old name are rewritten to the new
+//! one, following kustomize's built-in name reference table.
+//!
+//! A reference is resolved against objects of the referred kind that ever
+//! had that name, in the referrer's namespace (unless either side is
+//! cluster-scoped or the reference names a namespace itself); when several
+//! remain, the one renamed by the same prefixes/suffixes as the referrer
+//! wins, as in kustomize. An index by (kind, name) keeps this linear.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::scope::is_cluster_scoped;
+use crate::error::{Error, Result};
+use crate::fieldspec::{FieldSpec, split_path, visit};
+use crate::resource::Resource;
+
+/// One row of the table: objects of `kind` (in `group`) are referred to by
+/// the fields `referrers`.
+struct Referral {
+    group: &'static str,
+    kind: &'static str,
+    referrers: Vec<FieldSpec>,
+}
+
+fn pod_spec_paths(prefix: &'static str, leaves: &[&'static str]) -> Vec<String> {
+    leaves.iter().map(|l| format!("{prefix}{l}")).collect()
+}
+
+/// Workload kinds with a pod template, and where their pod spec sits.
+const WORKLOADS: &[(Option<&str>, &str, &str)] = &[
+    (None, "Pod", "spec/"),
+    (None, "PodTemplate", "template/spec/"),
+    (None, "Deployment", "spec/template/spec/"),
+    (None, "ReplicaSet", "spec/template/spec/"),
+    (None, "DaemonSet", "spec/template/spec/"),
+    (None, "StatefulSet", "spec/template/spec/"),
+    (None, "Job", "spec/template/spec/"),
+    (None, "CronJob", "spec/jobTemplate/spec/template/spec/"),
+    (None, "ReplicationController", "spec/template/spec/"),
+];
+
+fn leak(s: String) -> &'static str {
+    // The table is built once per process (see `table`), so this is bounded.
+    Box::leak(s.into_boxed_str())
+}
+
+fn pod_specs(kinds: &[&str], leaves: &[&'static str]) -> Vec<FieldSpec> {
+    let mut out = Vec::new();
+    for (_, kind, prefix) in WORKLOADS {
+        if !kinds.contains(kind) {
+            continue;
+        }
+        for path in pod_spec_paths(prefix, leaves) {
+            out.push(FieldSpec::kind(kind, leak(path), false));
+        }
+    }
+    out
+}
+
+const CONFIG_MAP_LEAVES: &[&str] = &[
+    "volumes/configMap/name",
+    "containers/env/valueFrom/configMapKeyRef/name",
+    "initContainers/env/valueFrom/configMapKeyRef/name",
+    "containers/envFrom/configMapRef/name",
+    "initContainers/envFrom/configMapRef/name",
+    "volumes/projected/sources/configMap/name",
+];
+
+const SECRET_LEAVES: &[&str] = &[
+    "volumes/secret/secretName",
+    "containers/env/valueFrom/secretKeyRef/name",
+    "initContainers/env/valueFrom/secretKeyRef/name",
+    "containers/envFrom/secretRef/name",
+    "initContainers/envFrom/secretRef/name",
+    "imagePullSecrets/name",
+    "volumes/projected/sources/secret/name",
+];
+
+const TEMPLATED: &[&str] = &[
+    "Pod",
+    "PodTemplate",
+    "Deployment",
+    "ReplicaSet",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+];
+
+const SA_KINDS: &[&str] = &[
+    "Pod",
+    "StatefulSet",
+    "Deployment",
+    "ReplicationController",
+    "CronJob",
+    "Job",
+    "DaemonSet",
+];
+
+fn table() -> &'static [Referral] {
+    static TABLE: std::sync::OnceLock<Vec<Referral>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(build_table)
+}
+
+fn build_table() -> Vec<Referral> {
+    let hpa = || {
+        vec![FieldSpec::kind(
+            "HorizontalPodAutoscaler",
+            "spec/scaleTargetRef/name",
+            false,
+        )]
+    };
+    let mut config_map = pod_specs(TEMPLATED, CONFIG_MAP_LEAVES);
+    config_map.extend([
+        FieldSpec::kind("Node", "spec/configSource/configMap", false),
+        FieldSpec::kind("Role", "rules/resourceNames", false),
+        FieldSpec::kind("ClusterRole", "rules/resourceNames", false),
+        FieldSpec::kind(
+            "Ingress",
+            "metadata/annotations/nginx.ingress.kubernetes.io\\/fastcgi-params-configmap",
+            false,
+        ),
+    ]);
+    let mut secret = pod_specs(TEMPLATED, SECRET_LEAVES);
+    secret.extend([
+        FieldSpec::kind("Ingress", "spec/tls/secretName", false),
+        FieldSpec::kind(
+            "Ingress",
+            "metadata/annotations/ingress.kubernetes.io\\/auth-secret",
+            false,
+        ),
+        FieldSpec::kind(
+            "Ingress",
+            "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-secret",
+            false,
+        ),
+        FieldSpec::kind(
+            "Ingress",
+            "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-tls-secret",
+            false,
+        ),
+        FieldSpec::kind("ServiceAccount", "imagePullSecrets/name", false),
+        FieldSpec::kind("StorageClass", "parameters/secretName", false),
+        FieldSpec::kind("StorageClass", "parameters/adminSecretName", false),
+        FieldSpec::kind("StorageClass", "parameters/userSecretName", false),
+        FieldSpec::kind("StorageClass", "parameters/secretRef", false),
+        FieldSpec::kind("Role", "rules/resourceNames", false),
+        FieldSpec::kind("ClusterRole", "rules/resourceNames", false),
+        FieldSpec::group_kind(
+            "serving.knative.dev",
+            "Service",
+            "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
+            false,
+        ),
+        FieldSpec::kind("PersistentVolume", "spec/azureFile/secretName", false),
+    ]);
+    let service = vec![
+        FieldSpec::group_kind("apps", "StatefulSet", "spec/serviceName", false),
+        FieldSpec::kind(
+            "Ingress",
+            "spec/rules/http/paths/backend/serviceName",
+            false,
+        ),
+        FieldSpec::kind("Ingress", "spec/backend/serviceName", false),
+        FieldSpec::kind(
+            "Ingress",
+            "spec/rules/http/paths/backend/service/name",
+            false,
+        ),
+        FieldSpec::kind("Ingress", "spec/defaultBackend/service/name", false),
+        FieldSpec::group_kind(
+            "apiregistration.k8s.io",
+            "APIService",
+            "spec/service/name",
+            false,
+        ),
+        FieldSpec::group_kind(
+            "admissionregistration.k8s.io",
+            "ValidatingWebhookConfiguration",
+            "webhooks/clientConfig/service",
+            false,
+        ),
+        FieldSpec::group_kind(
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration",
+            "webhooks/clientConfig/service",
+            false,
+        ),
+        FieldSpec::kind("HTTPRoute", "spec/rules/backendRefs/name", false),
+    ];
+    let rbac = "rbac.authorization.k8s.io";
+    let mut service_account = vec![
+        FieldSpec::group_kind(rbac, "RoleBinding", "subjects", false),
+        FieldSpec::group_kind(rbac, "ClusterRoleBinding", "subjects", false),
+    ];
+    service_account.extend(pod_specs(SA_KINDS, &["serviceAccountName"]));
+    let pvc = pod_specs(SA_KINDS, &["volumes/persistentVolumeClaim/claimName"]);
+    let mut priority = pod_specs(SA_KINDS, &["priorityClassName"]);
+    priority.retain(|_| true);
+    vec![
+        Referral {
+            group: "apps",
+            kind: "Deployment",
+            referrers: hpa(),
+        },
+        Referral {
+            group: "",
+            kind: "ReplicationController",
+            referrers: hpa(),
+        },
+        Referral {
+            group: "apps",
+            kind: "ReplicaSet",
+            referrers: hpa(),
+        },
+        Referral {
+            group: "apps",
+            kind: "StatefulSet",
+            referrers: hpa(),
+        },
+        Referral {
+            group: "",
+            kind: "ConfigMap",
+            referrers: config_map,
+        },
+        Referral {
+            group: "",
+            kind: "Secret",
+            referrers: secret,
+        },
+        Referral {
+            group: "",
+            kind: "Service",
+            referrers: service,
+        },
+        Referral {
+            group: rbac,
+            kind: "Role",
+            referrers: vec![FieldSpec::group_kind(
+                rbac,
+                "RoleBinding",
+                "roleRef/name",
+                false,
+            )],
+        },
+        Referral {
+            group: rbac,
+            kind: "ClusterRole",
+            referrers: vec![
+                FieldSpec::group_kind(rbac, "RoleBinding", "roleRef/name", false),
+                FieldSpec::group_kind(rbac, "ClusterRoleBinding", "roleRef/name", false),
+            ],
+        },
+        Referral {
+            group: "",
+            kind: "ServiceAccount",
+            referrers: service_account,
+        },
+        Referral {
+            group: "",
+            kind: "PersistentVolumeClaim",
+            referrers: pvc,
+        },
+        Referral {
+            group: "",
+            kind: "PersistentVolume",
+            referrers: vec![
+                FieldSpec::kind("PersistentVolumeClaim", "spec/volumeName", false),
+                FieldSpec::kind("ClusterRole", "rules/resourceNames", false),
+            ],
+        },
+        Referral {
+            group: "storage.k8s.io",
+            kind: "StorageClass",
+            referrers: vec![
+                FieldSpec::kind("PersistentVolume", "spec/storageClassName", false),
+                FieldSpec::kind("PersistentVolumeClaim", "spec/storageClassName", false),
+                FieldSpec::kind(
+                    "StatefulSet",
+                    "spec/volumeClaimTemplates/spec/storageClassName",
+                    false,
+                ),
+            ],
+        },
+        Referral {
+            group: "scheduling.k8s.io",
+            kind: "PriorityClass",
+            referrers: priority,
+        },
+        // kustomize's table lists IngressClass with group
+        // "networking.k8s.io/v1", which matches no object, so
+        // `ingressClassName` is never rewritten; we do the same on purpose.
+    ]
+}
+
+/// What name resolution needs to know about a candidate referral.
+struct Info {
+    group: String,
+    kind: String,
+    name: String,
+    namespace: String,
+    /// Current and earlier namespaces.
+    namespaces: Vec<String>,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+}
+
+/// Rewrites every name reference in `resources` to the referred object's
+/// current name.
+pub fn apply(resources: &mut [Resource]) -> Result<()> {
+    let infos: Vec<Info> = resources
+        .iter()
+        .map(|r| Info {
+            group: r.group().to_string(),
+            kind: r.kind().to_string(),
+            name: r.name().to_string(),
+            namespace: r.namespace().to_string(),
+            namespaces: std::iter::once(r.namespace().to_string())
+                .chain(r.previous.iter().map(|p| p.namespace.clone()))
+                .collect(),
+            prefixes: r.prefixes.clone(),
+            suffixes: r.suffixes.clone(),
+        })
+        .collect();
+    // (kind, any name the object ever had) -> objects.
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, r) in resources.iter().enumerate() {
+        let kind = infos[i].kind.as_str();
+        let mut names: Vec<&str> = vec![r.name()];
+        names.extend(
+            r.previous
+                .iter()
+                .filter(|p| p.kind == kind)
+                .map(|p| p.name.as_str()),
+        );
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            index.entry(key(kind, name)).or_default().push(i);
+        }
+    }
+    let table = table();
+    for (i, res) in resources.iter_mut().enumerate() {
+        for referral in table {
+            for spec in &referral.referrers {
+                if !spec.matches(res) {
+                    continue;
+                }
+                let referrer = &infos[i];
+                let mut failure: Option<String> = None;
+                let segments = split_path(spec.path);
+                visit(&mut res.object, &segments, false, &mut |v: &mut Value| {
+                    if failure.is_none()
+                        && let Err(e) = rewrite(v, referral, referrer, &infos, &index)
+                    {
+                        failure = Some(e);
+                    }
+                });
+                if let Some(message) = failure {
+                    return Err(Error::NameReference {
+                        path: res.origin.clone(),
+                        referrer: res.id().describe(),
+                        field: spec.path.replace("\\/", "/"),
+                        message,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Index key: kind and name (a `/` cannot occur in a kind).
+fn key(kind: &str, name: &str) -> String {
+    format!("{kind}/{name}")
+}
+
+fn rewrite(
+    v: &mut Value,
+    referral: &Referral,
+    referrer: &Info,
+    infos: &[Info],
+    index: &HashMap<String, Vec<usize>>,
+) -> Result<(), String> {
+    match v {
+        Value::String(name) => {
+            if let Some(found) = resolve(name, None, referral, referrer, infos, index)? {
+                *name = infos[found].name.clone();
+            }
+        }
+        Value::Object(map) => {
+            // Subjects name their kind; other object references (webhook
+            // services, node config maps) are of the referral's kind.
+            if let Some(kind) = map.get("kind").and_then(Value::as_str)
+                && kind != referral.kind
+            {
+                return Ok(());
+            }
+            let Some(name) = map.get("name").and_then(Value::as_str) else {
+                return Ok(());
+            };
+            let ns = map.get("namespace").and_then(Value::as_str);
+            if let Some(found) = resolve(name, ns, referral, referrer, infos, index)? {
+                map.insert("name".into(), Value::String(infos[found].name.clone()));
+                // Object references (subjects, webhook services) follow the
+                // namespace of the object they resolved to.
+                if !infos[found].namespace.is_empty() {
+                    map.insert(
+                        "namespace".into(),
+                        Value::String(infos[found].namespace.clone()),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn resolve(
+    name: &str,
+    namespace: Option<&str>,
+    referral: &Referral,
+    referrer: &Info,
+    infos: &[Info],
+    index: &HashMap<String, Vec<usize>>,
+) -> Result<Option<usize>, String> {
+    let Some(all) = index.get(&key(referral.kind, name)) else {
+        return Ok(None);
+    };
+    let same_ns = |a: &str, b: &str| {
+        a == b || (a.is_empty() || a == "default") && (b.is_empty() || b == "default")
+    };
+    let candidates: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&c| infos[c].group == referral.group)
+        .filter(|&c| {
+            if is_cluster_scoped(referral.kind) {
+                return true;
+            }
+            match namespace {
+                Some(ns) => infos[c].namespaces.iter().any(|had| same_ns(had, ns)),
+                None if is_cluster_scoped(&referrer.kind) => true,
+                None => same_ns(&infos[c].namespace, &referrer.namespace),
+            }
+        })
+        .collect();
+    match candidates.len() {
+        0 => Ok(None),
+        1 => Ok(Some(candidates[0])),
+        _ => {
+            let same_affixes: Vec<usize> = candidates
+                .iter()
+                .copied()
+                .filter(|&c| {
+                    infos[c].prefixes == referrer.prefixes && infos[c].suffixes == referrer.suffixes
+                })
+                .collect();
+            match same_affixes.len() {
+                1 => Ok(Some(same_affixes[0])),
+                _ => Err(format!(
+                    "found multiple possible referrals for {} {name:?}: {}",
+                    referral.kind,
+                    candidates
+                        .iter()
+                        .map(|&c| format!("{}/{}", infos[c].namespace, infos[c].name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! kustomize's default ("legacy") output order: some kinds first, webhooks
+//! last, otherwise by group/version/kind and then by name and namespace.
+
+use crate::resource::Resource;
+
+/// Kinds printed first, in this order.
+const FIRST: &[&str] = &[
+    "Namespace",
+    "ResourceQuota",
+    "StorageClass",
+    "CustomResourceDefinition",
+    "ServiceAccount",
+    "PodSecurityPolicy",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Endpoints",
+    "Service",
+    "LimitRange",
+    "PriorityClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+
+/// Kinds printed last, in this order.
+const LAST: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+fn rank(kind: &str) -> i64 {
+    if let Some(i) = FIRST.iter().position(|k| *k == kind) {
+        return i as i64 - FIRST.len() as i64;
+    }
+    if let Some(i) = LAST.iter().position(|k| *k == kind) {
+        return i as i64 + 1;
+    }
+    0
+}
+
+fn or(s: &str, empty: &'static str) -> String {
+    if s.is_empty() {
+        empty.to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// kustomize's `Gvk.String()`: `group_version_kind` with `~G`-style
+/// placeholders, so the core group sorts after named groups.
+fn gvk_string(r: &Resource) -> String {
+    format!(
+        "{}_{}_{}",
+        or(r.group(), "~G"),
+        or(r.version(), "~V"),
+        or(r.kind(), "~K")
+    )
+}
+
+/// The tie-breaker within one kind: name, then namespace.
+fn id_string(r: &Resource) -> String {
+    format!("{}|{}", r.name(), or(r.namespace(), "~X"))
+}
+
+/// Sorts `resources` into the legacy order (stable).
+pub fn sort(resources: &mut Vec<Resource>) {
+    let mut keyed: Vec<(i64, String, String, Resource)> = resources
+        .drain(..)
+        .map(|r| (rank(r.kind()), gvk_string(&r), id_string(&r), r))
+        .collect();
+    keyed.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| a.1.cmp(&b.1))
+            .then_with(|| a.2.cmp(&b.2))
+    });
+    resources.extend(keyed.into_iter().map(|k| k.3));
+}
