@@ -174,6 +174,11 @@ impl Cache {
             .as_ref()
             .map(verify::trusted_keys)
             .transpose()?;
+        let extra_roots = match &request.ca_certificates {
+            Some(pem) => transport::parse_ca_bundle(pem)
+                .map_err(|reason| invalid("ca_certificates", reason))?,
+            None => Vec::new(),
+        };
 
         let repo_lock = repo_lock(self.repo_path(&request.url));
         let _guard = repo_lock
@@ -190,10 +195,11 @@ impl Cache {
                 commit: id,
                 name: None,
             },
-            _ => self.fetch_from_remote(
+            _ => Self::fetch_from_remote(
                 &repo,
                 request,
                 &parsed_url,
+                extra_roots,
                 deadline,
                 previous.as_ref(),
                 &mut stats,
@@ -310,10 +316,10 @@ impl Cache {
     /// Lists the remote's refs, resolves the reference and downloads what is
     /// missing (nothing when the commit is already exported for this request).
     fn fetch_from_remote(
-        &self,
         repo: &gix::Repository,
         request: &FetchRequest,
         url: &gix::Url,
+        extra_roots: Vec<reqwest::Certificate>,
         deadline: &Deadline,
         previous: Option<&IndexEntry>,
         stats: &mut FetchStats,
@@ -371,6 +377,7 @@ impl Cache {
         if matches!(url.scheme, gix::url::Scheme::Http | gix::url::Scheme::Https) {
             connection.set_transport_options(Box::new(transport::http_options(
                 &request.auth,
+                extra_roots,
                 deadline.at,
                 deadline.remaining(),
             )));
@@ -407,7 +414,9 @@ impl Cache {
             })?;
         if let Some(resolved) = &resolved
             && repo.has_object(resolved.commit)
-            && previous.is_some_and(|p| p.commit.as_bytes() == resolved.commit.to_hex().to_string().as_bytes())
+            && previous.is_some_and(|p| {
+                p.commit.as_bytes() == resolved.commit.to_hex().to_string().as_bytes()
+            })
         {
             // Dropping `prepare` ends the conversation without asking for a pack.
             return Ok(resolved.clone());
@@ -574,7 +583,10 @@ fn ssh_setup(auth: &Auth, deadline: &Deadline) -> Result<(tempfile::TempDir, Str
         Auth::Ssh {
             private_key,
             known_hosts,
-        } => (Some(private_key.as_str()), known_hosts.as_str()),
+        } => (
+            Some(private_key.as_str()).filter(|k| !k.trim().is_empty()),
+            known_hosts.as_str(),
+        ),
         _ => (None, ""),
     };
     let known_hosts_path = dir.path().join("known_hosts");

@@ -106,6 +106,9 @@ pub struct FetchRequest {
     pub verify: Option<Verification>,
     /// The whole fetch (connect, negotiate, download, export) must finish within this.
     pub timeout: Duration,
+    /// PEM certificates of extra certificate authorities to trust for HTTPS
+    /// (Flux's `ca.crt`), on top of the system's roots.
+    pub ca_certificates: Option<Vec<u8>>,
     /// Ask the server for the tip commit only (`--depth 1`) when the reference
     /// allows it. Exact-commit references always fetch full history.
     pub shallow: bool,
@@ -122,6 +125,7 @@ impl FetchRequest {
             ignore: None,
             verify: None,
             timeout: Duration::from_secs(60),
+            ca_certificates: None,
             shallow: true,
         }
     }
@@ -159,6 +163,12 @@ impl FetchRequest {
     /// Sets the overall timeout.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Trusts these PEM CA certificates for HTTPS, besides the system's.
+    pub fn with_ca_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_certificates = Some(pem.into());
         self
     }
 

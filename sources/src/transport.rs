@@ -152,10 +152,11 @@ pub(crate) fn connect_git_daemon(
     ))
 }
 
-/// HTTP options: bearer header, connect timeout and a per-request timeout
-/// that shrinks with the deadline.
+/// HTTP options: bearer header, extra CA roots, connect timeout and a
+/// per-request timeout that shrinks with the deadline.
 pub(crate) fn http_options(
     auth: &Auth,
+    extra_roots: Vec<reqwest::Certificate>,
     deadline_at: std::time::Instant,
     connect: std::time::Duration,
 ) -> http::Options {
@@ -177,12 +178,31 @@ pub(crate) fn http_options(
             *request.timeout_mut() = Some(left);
             Ok(())
         });
+    let configure_client: Option<Box<http::reqwest::ConfigureClientFn>> = if extra_roots.is_empty()
+    {
+        None
+    } else {
+        Some(Box::new(
+            move |builder: reqwest::blocking::ClientBuilder| {
+                Ok(builder.tls_certs_merge(extra_roots.clone()))
+            },
+        ))
+    };
     let backend = http::reqwest::Options {
-        configure_client: None,
+        configure_client,
         configure_request: Some(configure_request),
     };
     options.backend = Some(Arc::new(Mutex::new(backend)));
     options
+}
+
+/// Parses PEM CA certificates for [`http_options`].
+pub(crate) fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())?;
+    if certs.is_empty() {
+        return Err("no PEM certificate found".to_owned());
+    }
+    Ok(certs)
 }
 
 /// The `ssh` command line for `core.sshCommand`: only the given key, only

@@ -470,6 +470,100 @@ fn credentials_are_never_sent_over_plain_http() {
     );
 }
 
+fn basic() -> Auth {
+    Auth::Basic {
+        username: "fleet".into(),
+        password: "hunter22".into(),
+    }
+}
+
+fn basic_required() -> HttpAuth {
+    HttpAuth::Basic {
+        username: "fleet".into(),
+        password: "hunter22".into(),
+    }
+}
+
+#[test]
+fn https_basic_auth_with_right_credentials() {
+    if !support::git_available("https_basic_auth_with_right_credentials") {
+        return;
+    }
+    let up = Upstream::new(&[("a.yaml", "secret stuff\n")]);
+    let (server, ca) = HttpServer::start_tls(&up.served(), basic_required());
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(cache_dir.path()).unwrap();
+    let request = FetchRequest::new(server.url("repo.git"))
+        .with_auth(basic())
+        .with_ca_certificates(ca);
+    let artifact = fetch(&cache, &request).unwrap();
+    assert_eq!(read(&artifact, "a.yaml"), "secret stuff\n");
+}
+
+#[test]
+fn https_wrong_password_is_an_authentication_error_without_the_password() {
+    if !support::git_available(
+        "https_wrong_password_is_an_authentication_error_without_the_password",
+    ) {
+        return;
+    }
+    let up = Upstream::new(&[("a.yaml", "x\n")]);
+    let (server, ca) = HttpServer::start_tls(&up.served(), basic_required());
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(cache_dir.path()).unwrap();
+    let request = FetchRequest::new(server.url("repo.git"))
+        .with_auth(Auth::Basic {
+            username: "fleet".into(),
+            password: "wrong-pass".into(),
+        })
+        .with_ca_certificates(ca);
+    let err = fetch(&cache, &request).unwrap_err();
+    assert!(matches!(err, Error::Authentication { .. }), "{err}");
+    assert!(
+        !format!("{err} {err:?}").contains("wrong-pass"),
+        "secret leaked: {err}"
+    );
+}
+
+#[test]
+fn https_bearer_token() {
+    if !support::git_available("https_bearer_token") {
+        return;
+    }
+    let up = Upstream::new(&[("a.yaml", "token\n")]);
+    let (server, ca) = HttpServer::start_tls(&up.served(), HttpAuth::Bearer("t0ken-abc".into()));
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(cache_dir.path()).unwrap();
+    let with = |token: &str| {
+        FetchRequest::new(server.url("repo.git"))
+            .with_auth(Auth::Bearer(token.into()))
+            .with_ca_certificates(ca.clone())
+    };
+    assert_eq!(
+        read(&fetch(&cache, &with("t0ken-abc")).unwrap(), "a.yaml"),
+        "token\n"
+    );
+    let err = fetch(&cache, &with("t0ken-xyz")).unwrap_err();
+    assert!(matches!(err, Error::Authentication { .. }), "{err}");
+    assert!(
+        !err.to_string().contains("t0ken-xyz"),
+        "secret leaked: {err}"
+    );
+}
+
+#[test]
+fn https_server_with_untrusted_certificate_is_refused() {
+    if !support::git_available("https_server_with_untrusted_certificate_is_refused") {
+        return;
+    }
+    let up = Upstream::new(&[("a.yaml", "x\n")]);
+    let (server, _ca) = HttpServer::start_tls(&up.served(), HttpAuth::None);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(cache_dir.path()).unwrap();
+    let err = fetch(&cache, &FetchRequest::new(server.url("repo.git"))).unwrap_err();
+    assert!(matches!(err, Error::Fetch { .. }), "{err}");
+}
+
 #[test]
 fn refused_connection_fails_fast_as_fetch_error() {
     let port = support::free_port();

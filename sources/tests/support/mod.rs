@@ -243,10 +243,46 @@ pub struct HttpServer {
     stop: Arc<AtomicBool>,
     /// Requests answered so far.
     pub requests: Arc<AtomicUsize>,
+    scheme: &'static str,
 }
 
 impl HttpServer {
+    /// Plain HTTP.
     pub fn start(project_root: &Path, auth: HttpAuth) -> Self {
+        Self::start_with(project_root, auth, None)
+    }
+
+    /// HTTPS with a fresh self-signed certificate for 127.0.0.1; returns the
+    /// server and the certificate's PEM for the client to trust.
+    pub fn start_tls(project_root: &Path, auth: HttpAuth) -> (Self, String) {
+        let certified = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_owned(),
+            "localhost".to_owned(),
+        ])
+        .expect("cert");
+        let cert_pem = certified.cert.pem();
+        let cert_der = certified.cert.der().clone();
+        let key_der =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![cert_der], key_der)
+            .expect("server config");
+        (
+            Self::start_with(project_root, auth, Some(Arc::new(config))),
+            cert_pem,
+        )
+    }
+
+    fn start_with(
+        project_root: &Path,
+        auth: HttpAuth,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -259,9 +295,19 @@ impl HttpServer {
                     return;
                 }
                 let Ok(stream) = stream else { continue };
-                let (root, auth, requests) = (root.clone(), auth.clone(), requests2.clone());
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                let (root, auth, requests, tls) =
+                    (root.clone(), auth.clone(), requests2.clone(), tls.clone());
                 std::thread::spawn(move || {
-                    let _ = serve_one(stream, &root, &auth);
+                    let _ = match tls {
+                        Some(config) => match rustls::ServerConnection::new(config) {
+                            Ok(conn) => {
+                                serve_one(rustls::StreamOwned::new(conn, stream), &root, &auth)
+                            }
+                            Err(_) => Ok(()),
+                        },
+                        None => serve_one(stream, &root, &auth),
+                    };
                     requests.fetch_add(1, Ordering::SeqCst);
                 });
             }
@@ -270,11 +316,12 @@ impl HttpServer {
             port,
             stop,
             requests,
+            scheme,
         }
     }
 
     pub fn url(&self, repo: &str) -> String {
-        format!("http://127.0.0.1:{}/{repo}", self.port)
+        format!("{}://127.0.0.1:{}/{repo}", self.scheme, self.port)
     }
 }
 
@@ -286,9 +333,8 @@ impl Drop for HttpServer {
     }
 }
 
-fn serve_one(stream: TcpStream, root: &Path, auth: &HttpAuth) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+fn serve_one<S: Read + Write>(stream: S, root: &Path, auth: &HttpAuth) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
     let mut parts = request_line.split_whitespace();
@@ -306,7 +352,6 @@ fn serve_one(stream: TcpStream, root: &Path, auth: &HttpAuth) -> std::io::Result
             headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
         }
     }
-    let mut out = stream;
     let authorized = match auth {
         HttpAuth::None => true,
         HttpAuth::Basic { username, password } => headers
@@ -321,6 +366,7 @@ fn serve_one(stream: TcpStream, root: &Path, auth: &HttpAuth) -> std::io::Result
             HttpAuth::Bearer(_) => "Bearer realm=\"git\"",
             _ => "Basic realm=\"git\"",
         };
+        let out = reader.get_mut();
         write!(
             out,
             "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {challenge}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -387,6 +433,7 @@ fn serve_one(stream: TcpStream, root: &Path, auth: &HttpAuth) -> std::io::Result
     let output = child.wait_with_output()?;
     let _ = writer.join();
     let cgi = output.stdout;
+    let out = reader.get_mut();
     let split = cgi
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
