@@ -64,7 +64,7 @@ pub struct KustomizationSpec {
     /// may not leave it. Defaults to the root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = kube::core::Rule::new(
-        "!self.split('/').exists(s, s == '..')"
+        "!self.matches('(^|/)[.][.](/|$)')"
     ).message("path may not contain '..' segments"))]
     pub path: Option<String>,
 
