@@ -118,7 +118,18 @@ pub fn to_openapi(schema: &Value) -> Value {
         Value::Object(m) => {
             let mut out = Map::new();
             for (k, v) in m {
-                out.insert(k.clone(), to_openapi(v));
+                // Keys of `properties` are field names, not keywords: JSONSchemaProps has a
+                // field named `$ref`, which must not become an `allOf`.
+                let converted = match (k.as_str(), v) {
+                    ("properties" | "patternProperties", Value::Object(fields)) => Value::Object(
+                        fields
+                            .iter()
+                            .map(|(f, s)| (f.clone(), to_openapi(s)))
+                            .collect(),
+                    ),
+                    _ => to_openapi(v),
+                };
+                out.insert(k.clone(), converted);
             }
             if out.len() > 1
                 && let Some(r) = out.remove("$ref")
