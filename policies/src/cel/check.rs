@@ -354,5 +354,5 @@ impl Checker<'_> {
 }
 
 fn is_operator(name: &str) -> bool {
-    name.starts_with('_') || name.starts_with('@') || name.starts_with("!_")
+    name.starts_with('_') || name.contains('@') || name.starts_with("!_")
 }
