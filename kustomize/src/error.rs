@@ -128,6 +128,24 @@ pub enum Error {
         #[source]
         source: crate::patch::PatchError,
     },
+    /// A generator could not build its object.
+    #[error("{}: {source}", path.display())]
+    Generator {
+        /// The kustomization file holding the generator.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: crate::generators::GeneratorError,
+    },
+    /// A replacement could not be applied.
+    #[error("{}: {source}", path.display())]
+    Replacement {
+        /// The kustomization file holding the replacement.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: crate::replacements::ReplacementError,
+    },
 }
 
 /// `Result` with this crate's error.

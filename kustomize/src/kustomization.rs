@@ -65,15 +65,15 @@ pub struct Kustomization {
     pub patches_json6902: Vec<crate::patch::LegacyJson6902>,
     /// ConfigMap generators.
     #[serde(default)]
-    pub config_map_generator: Vec<Value>,
+    pub config_map_generator: Vec<crate::generators::GeneratorArgs>,
     /// Secret generators.
     #[serde(default)]
-    pub secret_generator: Vec<Value>,
+    pub secret_generator: Vec<crate::generators::GeneratorArgs>,
     /// Options for both generators.
-    pub generator_options: Option<Value>,
+    pub generator_options: Option<crate::generators::GeneratorOptions>,
     /// Field copies between objects.
     #[serde(default)]
-    pub replacements: Vec<Value>,
+    pub replacements: Vec<crate::replacements::ReplacementField>,
     /// Not supported (kustomize plugin and legacy features); rejected with a clear error.
     #[serde(default)]
     pub vars: Vec<Value>,

@@ -15,7 +15,7 @@ use crate::kustomization::{FILE_NAMES, Kustomization};
 use crate::loader::Loader;
 use crate::resource::{ResId, Resource};
 use crate::transform::{annotations, images, labels, namespace, prefix_suffix, replicas};
-use crate::{patch, yaml};
+use crate::{generators, patch, replacements, yaml};
 
 /// What kind of directory a kustomization is expected to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,17 +252,24 @@ fn push_object(doc: Value, file: &Path, index: usize, out: &mut Vec<Resource>) -
 
 fn run_generators(
     k: &Kustomization,
-    _loader: &Loader,
+    loader: &Loader,
     file: &Path,
-    _out: &mut [Resource],
+    out: &mut Vec<Resource>,
 ) -> Result<()> {
-    if !k.config_map_generator.is_empty() || !k.secret_generator.is_empty() {
-        return Err(Error::Unsupported {
-            path: file.to_path_buf(),
-            field: "configMapGenerator/secretGenerator".into(),
-        });
+    if k.config_map_generator.is_empty() && k.secret_generator.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    generators::run(
+        &k.config_map_generator,
+        &k.secret_generator,
+        k.generator_options.as_ref(),
+        loader,
+        out,
+    )
+    .map_err(|source| Error::Generator {
+        path: file.to_path_buf(),
+        source,
+    })
 }
 
 /// The built-in transformers, in kustomize v5.5.0's order.
@@ -302,10 +309,10 @@ fn run_transformers(
     replicas::apply(out, &k.replicas);
     images::apply(out, &k.images);
     if !k.replacements.is_empty() {
-        return Err(Error::Unsupported {
+        replacements::apply(out, &k.replacements, loader).map_err(|source| Error::Replacement {
             path: file.to_path_buf(),
-            field: "replacements".into(),
-        });
+            source,
+        })?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! kustomize's default ("legacy") output order: some kinds first, webhooks
-//! last, otherwise by group/version/kind and then by name and namespace.
+//! last, otherwise by group/version/kind and then by namespace and name.
 
 use crate::resource::Resource;
 
@@ -64,9 +64,9 @@ fn gvk_string(r: &Resource) -> String {
     )
 }
 
-/// The tie-breaker within one kind: name, then namespace.
+/// The tie-breaker within one kind: namespace (none sorts last), then name.
 fn id_string(r: &Resource) -> String {
-    format!("{}|{}", r.name(), or(r.namespace(), "~X"))
+    format!("{}|{}", or(r.namespace(), "~X"), r.name())
 }
 
 /// Sorts `resources` into the legacy order (stable).
