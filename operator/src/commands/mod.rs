@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
 mod build;
+mod source;
 mod validate;
 
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use crate::cli::Command;
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Build { dir } => build::run(&dir),
+        Command::Source { command } => source::run(command),
         Command::Validate {
             paths,
             policies,
