@@ -59,8 +59,8 @@ fn object(i: usize) -> serde_json::Value {
         "spec": {
             "replicas": (i % 30) as i64,
             "template": {"spec": {"containers": [
-                {"name": "app", "image": if i % 7 == 0 { "docker.io/app:1" } else { "registry.example.com/app:1" },
-                 "resources": {"limits": {"cpu": "500m", "memory": if i % 11 == 0 { "8Gi" } else { "512Mi" }}}},
+                {"name": "app", "image": if i.is_multiple_of(7) { "docker.io/app:1" } else { "registry.example.com/app:1" },
+                 "resources": {"limits": {"cpu": "500m", "memory": if i.is_multiple_of(11) { "8Gi" } else { "512Mi" }}}},
                 {"name": "sidecar", "image": "registry.example.com/proxy:2",
                  "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}},
             ]}},

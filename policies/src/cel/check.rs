@@ -337,6 +337,12 @@ impl Checker<'_> {
         let _budget = super::cost::Budget::start(super::DEFAULT_COST_LIMIT);
         // Only errors a type checker would raise; `1 / 0` is well typed and
         // may sit in a branch that never runs.
+        if let Some(message) = mixed_comparison(e, &ctx) {
+            return Err(CompileError::Type {
+                message,
+                position: self.pos(e),
+            });
+        }
         match cel::Value::resolve(e, &ctx) {
             Err(
                 err @ (ExecutionError::NoSuchOverload(_)
@@ -353,6 +359,28 @@ impl Checker<'_> {
     }
 }
 
+/// Operators (`_+_`, `-_`, `!_`, `@in`…) and internal functions, whose
+/// names are not identifiers.
 fn is_operator(name: &str) -> bool {
-    name.starts_with('_') || name.contains('@') || name.starts_with("!_")
+    !name.starts_with(|c: char| c.is_ascii_alphabetic()) || name.contains('@')
+}
+
+/// A type checker rejects comparing constants of different types
+/// (`1 == 1.0`, `1 == 'a'`), although the dynamic runtime allows it, as
+/// cel-go and cel-cpp do for checked expressions.
+fn mixed_comparison(e: &IdedExpr, ctx: &cel::Context) -> Option<String> {
+    let Expr::Call(c) = &e.expr else { return None };
+    const COMPARISONS: &[&str] = &["_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_"];
+    if !COMPARISONS.contains(&c.func_name.as_str()) || c.args.len() != 2 {
+        return None;
+    }
+    let left = cel::Value::resolve(&c.args[0], ctx).ok()?;
+    let right = cel::Value::resolve(&c.args[1], ctx).ok()?;
+    let (l, r) = (left.type_of().to_string(), right.type_of().to_string());
+    (l != r && l != "null" && r != "null").then(|| {
+        format!(
+            "found no matching overload for '{}' applied to '({l}, {r})'",
+            c.func_name
+        )
+    })
 }
