@@ -20,6 +20,7 @@
 //! - [`ApplyError::Invalid`] → 400 `BadRequest`.
 
 pub mod fieldset;
+pub mod resource;
 
 use std::collections::BTreeSet;
 use std::fmt;

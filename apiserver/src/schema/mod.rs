@@ -24,6 +24,9 @@ pub mod validate;
 
 pub use node::{Catalog, ListType, Node};
 pub use prune::Flavor;
+pub use resource::{check_for_resource, resource_schema};
+
+pub mod resource;
 
 use serde_json::Value;
 
