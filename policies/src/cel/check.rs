@@ -270,6 +270,7 @@ impl Checker<'_> {
                 for a in &c.args {
                     self.walk(a)?;
                 }
+                self.regex_literal(c, e)?;
                 self.constant(e)
             }
             Expr::List(l) => l.elements.iter().try_for_each(|x| self.walk(x)),
@@ -325,6 +326,35 @@ impl Checker<'_> {
             name: name.to_string(),
             position: self.pos(e),
         })
+    }
+
+    /// A literal pattern given to `matches`, `find` or `findAll` must be a
+    /// valid regular expression, as Kubernetes checks when a policy loads.
+    fn regex_literal(
+        &self,
+        c: &cel::common::ast::CallExpr,
+        e: &IdedExpr,
+    ) -> Result<(), CompileError> {
+        if !["matches", "find", "findAll"].contains(&c.func_name.as_str()) {
+            return Ok(());
+        }
+        let pattern = if c.target.is_some() {
+            c.args.first()
+        } else {
+            c.args.get(1)
+        };
+        if let Some(IdedExpr {
+            expr: Expr::Literal(cel::common::ast::LiteralValue::String(p)),
+            ..
+        }) = pattern
+            && let Err(err) = regex::Regex::new(p.inner())
+        {
+            return Err(CompileError::Type {
+                message: format!("invalid regular expression: {err}"),
+                position: self.pos(e),
+            });
+        }
+        Ok(())
     }
 
     /// Evaluates a call made only of literals; an error can never go away

@@ -205,6 +205,7 @@ pub fn compile(source: &str, env: &Env) -> Result<Program, CompileError> {
         })?;
     let composition_refs = check::check(&expr, &info, env)?;
     cost::instrument(&mut expr);
+    lib::regex::rewrite_matches(&mut expr);
     Ok(Program {
         expr,
         source: source.to_string(),

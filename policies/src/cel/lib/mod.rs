@@ -10,7 +10,7 @@
 mod ip;
 mod lists;
 mod quantity;
-mod regex;
+pub(crate) mod regex;
 mod sets;
 mod url;
 
