@@ -248,6 +248,10 @@ pub fn server_side_apply(
         if opts.has_status_subresource && opts.subresource != Some("status") {
             m.remove("status");
         }
+        // The status subresource changes status only.
+        if opts.subresource == Some("status") {
+            m.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"));
+        }
     }
     let mut entries = read_entries(live)?;
     // Apply owns leaves and list items, not the maps that hold them (as in

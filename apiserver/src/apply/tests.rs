@@ -261,3 +261,22 @@ fn a_client_rewrite_of_managed_fields_is_kept() {
     .expect("tracks");
     assert_eq!(managers(&out), vec![("renamed".into(), "Apply".into())]);
 }
+
+#[test]
+fn main_resource_apply_leaves_status_to_the_subresource() {
+    let live = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"replicas": 1}, "status": {"replicas": 1}});
+    let applied = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"replicas": 2}, "status": {"replicas": 7}});
+    let schema = builtin::node("io.k8s.api.apps.v1.Deployment");
+    let mut o = opts("kubectl", false);
+    o.has_status_subresource = true;
+    let out = server_side_apply(Some(&live), &applied, schema, &o).expect("applies");
+    assert_eq!(out["spec"]["replicas"], 2);
+    assert_eq!(out["status"]["replicas"], 1);
+    o.subresource = Some("status");
+    let out = server_side_apply(Some(&live), &applied, schema, &o).expect("applies");
+    assert_eq!(out["spec"]["replicas"], 1);
+    assert_eq!(out["status"]["replicas"], 7);
+    assert_eq!(out["metadata"]["managedFields"][0]["subresource"], "status");
+}
