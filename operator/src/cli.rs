@@ -18,6 +18,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print the CustomResourceDefinitions of Flotilla's API (GitRepository,
+    /// Kustomization, Receiver) as YAML, ready for `kubectl apply -f -`.
+    Crds,
     /// Render a kustomization directory to multi-document YAML on stdout,
     /// like `kubectl kustomize DIR`.
     Build {

@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
 mod build;
+mod crds;
 mod source;
 mod validate;
 
@@ -11,6 +12,7 @@ use crate::cli::Command;
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Build { dir } => build::run(&dir),
+        Command::Crds => crds::run(),
         Command::Source { command } => source::run(command),
         Command::Validate {
             paths,
