@@ -136,6 +136,9 @@ pub(crate) fn connect_git_daemon(
             )
         })?;
     let stream = TcpStream::connect_timeout(&addr, deadline.remaining())?;
+    // gix writes a packet line in several small writes; with Nagle's algorithm
+    // each request would wait for the server's delayed ACK (~40 ms).
+    stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(deadline.remaining()))?;
     stream.set_write_timeout(Some(deadline.remaining()))?;
     let write = stream.try_clone()?;

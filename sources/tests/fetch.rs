@@ -776,3 +776,56 @@ mod signatures {
         assert!(err.to_string().contains("does not match"), "{err}");
     }
 }
+
+#[test]
+fn five_thousand_commit_repository_is_fetched_shallow_then_incrementally() {
+    if !support::git_available(
+        "five_thousand_commit_repository_is_fetched_shallow_then_incrementally",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("served/repo.git");
+    support::fast_import_history(&bare, 5_000);
+    let daemon = GitDaemon::start(&dir.path().join("served"));
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(cache_dir.path()).unwrap();
+    let request =
+        FetchRequest::new(daemon.url("repo.git")).with_reference(Reference::Branch("main".into()));
+
+    let first = fetch(&cache, &request).unwrap();
+    // Shallow: the tip commit, its trees and blobs, not 5,000 commits.
+    assert!(first.stats.objects_received < 200, "{:?}", first.stats);
+    assert_eq!(read(&first, "data/file-99.txt"), "line 4999\n".repeat(20));
+
+    let next = support::append_commit(&bare, "app/new.yaml", "kind: New\n");
+    let second = fetch(&cache, &request).unwrap();
+    assert_eq!(second.commit, next);
+    assert_eq!(read(&second, "app/new.yaml"), "kind: New\n");
+    assert!(
+        second.stats.objects_received <= 5,
+        "not incremental: {:?}",
+        second.stats
+    );
+}
+
+#[test]
+fn five_thousand_commit_repository_full_history_has_every_commit() {
+    if !support::git_available("five_thousand_commit_repository_full_history_has_every_commit") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("served/repo.git");
+    support::fast_import_history(&bare, 5_000);
+    let first_commit = support::git(&bare, &["rev-list", "--max-parents=0", "main"]);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(cache_dir.path()).unwrap();
+    let url = format!("file://{}", bare.display());
+
+    let request = FetchRequest::new(&url).with_reference(Reference::Commit(first_commit.clone()));
+    let artifact = fetch(&cache, &request).unwrap();
+
+    assert_eq!(artifact.commit, first_commit);
+    assert_eq!(read(&artifact, "data/file-0.txt"), "line 0\n".repeat(20));
+    assert!(!artifact.path.join("data/file-1.txt").exists());
+}
