@@ -8,7 +8,8 @@
 //! size and prints how Flotilla's time grew. Peak memory is read from
 //! `VmHWM` of a child process (this binary re-run) that renders once.
 //!
-//! Run: `cargo bench -p flotilla-kustomize --bench render`.
+//! Run: `cargo bench -p flotilla-kustomize --bench render`
+//! (`FLOTILLA_BENCH_NO_KUBECTL=1` skips kubectl, e.g. for profiling).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -286,6 +287,9 @@ fn time_flotilla(dir: &Path) -> (Duration, usize) {
 }
 
 fn time_kubectl(dir: &Path) -> Option<(Duration, String)> {
+    if std::env::var_os("FLOTILLA_BENCH_NO_KUBECTL").is_some() {
+        return None;
+    }
     let start = Instant::now();
     let out = Command::new("kubectl")
         .arg("kustomize")

@@ -105,6 +105,35 @@ fn table() -> &'static [Referral] {
     TABLE.get_or_init(build_table)
 }
 
+/// One referrer field, ready to walk: the referral it points at, the spec
+/// and its path already split.
+struct Check {
+    referral: &'static Referral,
+    spec: FieldSpec,
+    segments: Vec<String>,
+}
+
+/// The table by referrer kind, so each object only looks at its own fields.
+fn checks_by_kind() -> &'static HashMap<&'static str, Vec<Check>> {
+    static BY_KIND: std::sync::OnceLock<HashMap<&'static str, Vec<Check>>> =
+        std::sync::OnceLock::new();
+    BY_KIND.get_or_init(|| {
+        let mut by_kind: HashMap<&'static str, Vec<Check>> = HashMap::new();
+        for referral in table() {
+            for spec in &referral.referrers {
+                // Every referrer spec in the table names its kind.
+                let kind = spec.kind.unwrap_or("");
+                by_kind.entry(kind).or_default().push(Check {
+                    referral,
+                    spec: *spec,
+                    segments: split_path(spec.path),
+                });
+            }
+        }
+        by_kind
+    })
+}
+
 fn build_table() -> Vec<Referral> {
     let hpa = || {
         vec![FieldSpec::kind(
@@ -342,23 +371,31 @@ pub fn apply(resources: &mut [Resource]) -> Result<()> {
             index.entry(key(kind, name)).or_default().push(i);
         }
     }
-    let table = table();
+    let by_kind = checks_by_kind();
     for (i, res) in resources.iter_mut().enumerate() {
-        for referral in table {
-            for spec in &referral.referrers {
+        let Some(checks) = by_kind.get(infos[i].kind.as_str()) else {
+            continue;
+        };
+        for check in checks {
+            let (referral, spec) = (check.referral, &check.spec);
+            {
                 if !spec.matches(res) {
                     continue;
                 }
                 let referrer = &infos[i];
                 let mut failure: Option<String> = None;
-                let segments = split_path(spec.path);
-                visit(&mut res.object, &segments, false, &mut |v: &mut Value| {
-                    if failure.is_none()
-                        && let Err(e) = rewrite(v, referral, referrer, &infos, &index)
-                    {
-                        failure = Some(e);
-                    }
-                });
+                visit(
+                    &mut res.object,
+                    &check.segments,
+                    false,
+                    &mut |v: &mut Value| {
+                        if failure.is_none()
+                            && let Err(e) = rewrite(v, referral, referrer, &infos, &index)
+                        {
+                            failure = Some(e);
+                        }
+                    },
+                );
                 if let Some(message) = failure {
                     return Err(Error::NameReference {
                         path: res.origin.clone(),

@@ -697,6 +697,8 @@ mod tests {
     fn natural_order_compares_digit_runs_as_numbers() {
         let mut keys = vec!["a10", "a9", "a_b", "aB", "b"];
         keys.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(keys, vec!["a9", "a10", "a_b", "aB", "b"]);
+        // `_` against `9`: both non-letters, so go-yaml compares the digit
+        // runs, and "no digits" (0) is less than 9.
+        assert_eq!(keys, vec!["a_b", "a9", "a10", "aB", "b"]);
     }
 }
