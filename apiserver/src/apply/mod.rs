@@ -42,6 +42,8 @@ pub struct Conflict {
     pub manager: String,
     /// The apiVersion it wrote with.
     pub api_version: String,
+    /// The subresource it wrote through (`scale`, `status`), or empty.
+    pub subresource: String,
     /// The field, as Kubernetes prints it: `.data.key`.
     pub field: String,
 }
@@ -49,10 +51,17 @@ pub struct Conflict {
 impl Conflict {
     /// The cause message without the field: `conflict with "m" using v1`.
     pub fn cause_message(&self) -> String {
-        format!(
-            "conflict with {:?} using {}",
-            self.manager, self.api_version
-        )
+        if self.subresource.is_empty() {
+            format!(
+                "conflict with {:?} using {}",
+                self.manager, self.api_version
+            )
+        } else {
+            format!(
+                "conflict with {:?} with subresource {:?} using {}",
+                self.manager, self.subresource, self.api_version
+            )
+        }
     }
 }
 
@@ -285,6 +294,7 @@ pub fn server_side_apply(
                 conflicts.push(Conflict {
                     manager: e.manager.clone(),
                     api_version: e.api_version.clone(),
+                    subresource: e.subresource.clone(),
                     field: display_path(path),
                 });
                 taken.insert(path.clone());

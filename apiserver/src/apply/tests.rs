@@ -280,3 +280,24 @@ fn main_resource_apply_leaves_status_to_the_subresource() {
     assert_eq!(out["status"]["replicas"], 7);
     assert_eq!(out["metadata"]["managedFields"][0]["subresource"], "status");
 }
+
+#[test]
+fn a_conflict_with_a_subresource_writer_names_the_subresource() {
+    let scale = ApplyOptions {
+        subresource: Some("scale"),
+        ..opts("kubectl", false)
+    };
+    let live =
+        update_managed_fields(None, cm(json!({"k": "1"})), cm_schema(), &scale).expect("tracks");
+    let err = server_side_apply(
+        Some(&live),
+        &cm(json!({"k": "2"})),
+        cm_schema(),
+        &opts("kubectl", false),
+    )
+    .expect_err("conflict");
+    assert_eq!(
+        err.to_string(),
+        "Apply failed with 1 conflict: conflict with \"kubectl\" with subresource \"scale\" using v1: .data.k"
+    );
+}
