@@ -325,25 +325,34 @@ impl Cache {
         stats: &mut FetchStats,
     ) -> Result<Resolved> {
         let shown_url = redact_url(&request.url);
-        let gix_err =
-            |e: gix::Error| transport::classify(&e, &request.url, &request.auth, deadline);
         let refspecs = resolve::refspecs(&request.reference);
         // For ssh the key and known hosts live in a private temporary folder
-        // for as long as the connection needs them.
-        let _ssh_files;
+        // for as long as the connection needs them; ssh's stderr goes there too
+        // so that its reason ("Host key verification failed") reaches the error.
+        let mut ssh_files = None;
         let mut ssh_repo;
         let repo = if url.scheme == gix::url::Scheme::Ssh {
             let (dir, command) = ssh_setup(&request.auth, deadline)?;
-            _ssh_files = dir;
             ssh_repo = repo.clone();
             let mut config = ssh_repo.config_snapshot_mut();
             config
                 .set_value(&gix::config::tree::Core::SSH_COMMAND, command.as_str())
                 .and_then(|_| config.commit().map(|_| ()))
-                .map_err(gix_err)?;
+                .map_err(|e| transport::classify(&e, &request.url, &request.auth, deadline))?;
+            ssh_files = Some(dir);
             &ssh_repo
         } else {
             repo
+        };
+        let ssh_log = ssh_files
+            .as_ref()
+            .map(|dir| dir.path().join(transport::SSH_STDERR));
+        let gix_err = |e: gix::Error| {
+            let err = transport::classify(&e, &request.url, &request.auth, deadline);
+            match &ssh_log {
+                Some(log) => transport::with_ssh_stderr(err, log, &request.url, &request.auth),
+                None => err,
+            }
         };
         let remote = repo
             .remote_at(url.clone())
@@ -602,8 +611,12 @@ fn ssh_setup(auth: &Auth, deadline: &Deadline) -> Result<(tempfile::TempDir, Str
         write_private(&key_path, &key)?;
     }
     let seconds = deadline.remaining().as_secs().max(1);
-    let command =
-        transport::ssh_command(key.map(|_| key_path.as_path()), &known_hosts_path, seconds);
+    let command = transport::ssh_command(
+        key.map(|_| key_path.as_path()),
+        &known_hosts_path,
+        &dir.path().join(transport::SSH_STDERR),
+        seconds,
+    );
     Ok((dir, command))
 }
 

@@ -213,9 +213,10 @@ pub(crate) fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, S
 pub(crate) fn ssh_command(
     key: Option<&Path>,
     known_hosts: &Path,
+    stderr_log: &Path,
     connect_timeout_secs: u64,
 ) -> String {
-    let mut cmd = String::from("ssh");
+    let mut cmd = String::from("ssh -F /dev/null");
     if let Some(key) = key {
         cmd.push_str(&format!(" -i '{}' -o IdentitiesOnly=yes", key.display()));
     }
@@ -224,7 +225,39 @@ pub(crate) fn ssh_command(
          -o BatchMode=yes -o ConnectTimeout={connect_timeout_secs} -o ServerAliveInterval=5 -o ServerAliveCountMax=2",
         known_hosts.display()
     ));
+    // gix runs the command through a shell, where a redirection may stand anywhere.
+    cmd.push_str(&format!(" 2>'{}'", stderr_log.display()));
     cmd
+}
+
+/// The file in the ssh folder that receives ssh's stderr.
+pub(crate) const SSH_STDERR: &str = "ssh-stderr";
+
+/// Adds what ssh printed to a transport error, and reclassifies refused keys.
+pub(crate) fn with_ssh_stderr(err: Error, log: &Path, url: &str, auth: &Auth) -> Error {
+    let printed = std::fs::read_to_string(log).unwrap_or_default();
+    let reason: Vec<&str> = printed
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with('@') && !l.starts_with("Warning: Permanently added")
+        })
+        .collect();
+    if reason.is_empty() {
+        return err;
+    }
+    let reason = redact_message(&reason.join(" "), url, auth);
+    match err {
+        Error::Fetch { url, message } | Error::Authentication { url, message } => {
+            let message = format!("{message}; ssh: {reason}");
+            if reason.contains("Permission denied") {
+                Error::Authentication { url, message }
+            } else {
+                Error::Fetch { url, message }
+            }
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]

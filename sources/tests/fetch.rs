@@ -829,3 +829,87 @@ fn five_thousand_commit_repository_full_history_has_every_commit() {
     assert_eq!(read(&artifact, "data/file-0.txt"), "line 0\n".repeat(20));
     assert!(!artifact.path.join("data/file-1.txt").exists());
 }
+
+mod ssh {
+    use super::*;
+    use support::Sshd;
+
+    #[test]
+    fn ssh_with_key_and_known_host_fetches() {
+        if !support::git_available("ssh_with_key_and_known_host_fetches") {
+            return;
+        }
+        let Some(sshd) = Sshd::start("ssh_with_key_and_known_host_fetches") else {
+            return;
+        };
+        let up = Upstream::new(&[("a.yaml", "over ssh\n")]);
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(cache_dir.path()).unwrap();
+        let request = FetchRequest::new(sshd.url(&up.bare()))
+            .with_auth(Auth::Ssh {
+                private_key: sshd.client_key.clone(),
+                known_hosts: sshd.known_hosts.clone(),
+            })
+            .with_timeout(Duration::from_secs(30));
+        let artifact = fetch(&cache, &request).unwrap();
+        assert_eq!(read(&artifact, "a.yaml"), "over ssh\n");
+    }
+
+    #[test]
+    fn ssh_unknown_host_key_is_refused() {
+        if !support::git_available("ssh_unknown_host_key_is_refused") {
+            return;
+        }
+        let Some(sshd) = Sshd::start("ssh_unknown_host_key_is_refused") else {
+            return;
+        };
+        let up = Upstream::new(&[("a.yaml", "x\n")]);
+        let keys = tempfile::tempdir().unwrap();
+        let (_, impostor) = support::ssh_keypair(keys.path(), "impostor").unwrap();
+        let impostor = impostor.rsplit_once(' ').unwrap().0.to_owned();
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(cache_dir.path()).unwrap();
+        let request = FetchRequest::new(sshd.url(&up.bare()))
+            .with_auth(Auth::Ssh {
+                private_key: sshd.client_key.clone(),
+                known_hosts: format!("[127.0.0.1]:{} {impostor}\n", sshd.port),
+            })
+            .with_timeout(Duration::from_secs(30));
+        let err = fetch(&cache, &request).unwrap_err();
+        assert!(
+            matches!(err, Error::Fetch { .. } | Error::Authentication { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().to_lowercase().contains("host key"), "{err}");
+        assert!(
+            !cache.artifacts_dir().read_dir().unwrap().any(|e| !e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.'))
+        );
+    }
+
+    #[test]
+    fn ssh_key_not_authorized_is_an_authentication_error() {
+        if !support::git_available("ssh_key_not_authorized_is_an_authentication_error") {
+            return;
+        }
+        let Some(sshd) = Sshd::start("ssh_key_not_authorized_is_an_authentication_error") else {
+            return;
+        };
+        let up = Upstream::new(&[("a.yaml", "x\n")]);
+        let keys = tempfile::tempdir().unwrap();
+        let (other_key, _) = support::ssh_keypair(keys.path(), "stranger").unwrap();
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(cache_dir.path()).unwrap();
+        let request = FetchRequest::new(sshd.url(&up.bare()))
+            .with_auth(Auth::Ssh {
+                private_key: std::fs::read_to_string(other_key).unwrap(),
+                known_hosts: sshd.known_hosts.clone(),
+            })
+            .with_timeout(Duration::from_secs(30));
+        let err = fetch(&cache, &request).unwrap_err();
+        assert!(matches!(err, Error::Authentication { .. }), "{err}");
+    }
+}

@@ -622,3 +622,84 @@ pub fn append_commit(bare: &Path, path: &str, content: &str) -> String {
     );
     git(bare, &["rev-parse", "refs/heads/main"])
 }
+
+/// An OpenSSH server on 127.0.0.1 accepting one client key for the current
+/// user, with its own host key. `None` (after printing SKIPPED) without sshd.
+pub struct Sshd {
+    child: Child,
+    pub port: u16,
+    /// `known_hosts` line for this server.
+    pub known_hosts: String,
+    /// The accepted client private key (OpenSSH format).
+    pub client_key: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Sshd {
+    pub fn start(test: &str) -> Option<Self> {
+        let sshd = Path::new("/usr/sbin/sshd");
+        if !sshd.exists() {
+            eprintln!("SKIPPED: {test}: sshd is not installed (apt-get install openssh-server)");
+            return None;
+        }
+        // sshd insists on its privilege-separation folder.
+        if std::fs::create_dir_all("/run/sshd").is_err() {
+            eprintln!("SKIPPED: {test}: cannot create /run/sshd");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (host_key, host_public) = ssh_keypair(dir.path(), "host_key")?;
+        let (client_key, client_public) = ssh_keypair(dir.path(), "client")?;
+        std::fs::write(
+            dir.path().join("authorized_keys"),
+            format!("{client_public}\n"),
+        )
+        .expect("write");
+        let port = free_port();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nStrictModes no\nUsePAM no\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+             PermitRootLogin prohibit-password\nPidFile none\n",
+            host_key.display(),
+            dir.path().join("authorized_keys").display()
+        );
+        let config_path = dir.path().join("sshd_config");
+        std::fs::write(&config_path, config).expect("write");
+        let child = Command::new(sshd)
+            .arg("-D")
+            .arg("-f")
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        wait_for_port(port);
+        let known_hosts = format!(
+            "[127.0.0.1]:{port} {}\n",
+            host_public
+                .rsplit_once(' ')
+                .map_or(&*host_public, |(k, _)| k)
+        );
+        let client_key = std::fs::read_to_string(client_key).expect("read key");
+        Some(Sshd {
+            child,
+            port,
+            known_hosts,
+            client_key,
+            _dir: dir,
+        })
+    }
+
+    /// `ssh://` URL of an absolute repository path, for the current user.
+    pub fn url(&self, repo: &Path) -> String {
+        let user = std::env::var("USER").unwrap_or_else(|_| "root".to_owned());
+        format!("ssh://{user}@127.0.0.1:{}{}", self.port, repo.display())
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
