@@ -471,3 +471,55 @@ fn update_requests_bind_old_object() {
     let v = set.evaluate(&req, &policies::ObjectSet::default()).unwrap();
     assert_eq!(messages(&v), ["no scaling down"]);
 }
+
+#[test]
+fn a_runaway_expression_fails_by_cost_and_follows_failure_policy() {
+    let runaway = "  validations:\n  - expression: \"object.spec.items.all(a, object.spec.items.all(b, object.spec.items.all(c, a + b + c >= 0)))\"\n";
+    let items: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+    let object = deployment("web", "default", 1).replace(
+        "  replicas: 1\n",
+        &format!("  replicas: 1\n  items: [{}]\n", items.join(", ")),
+    );
+    let fail = policy_set(&deployment_policy("p", runaway));
+    let v = verdicts(&fail, &object, "");
+    assert_eq!(v[0].failures[0].kind, FailureKind::Error);
+    assert!(
+        v[0].failures[0].message.contains("cost limit exceeded"),
+        "{}",
+        v[0].failures[0].message
+    );
+    let ignore = policy_set(&deployment_policy(
+        "p",
+        &format!("  failurePolicy: Ignore\n{runaway}"),
+    ));
+    let v = verdicts(&ignore, &object, "");
+    assert!(v[0].passed());
+    assert!(v[0].ignored_errors[0].contains("cost limit exceeded"));
+}
+
+#[test]
+fn namespace_selector_does_not_apply_to_cluster_scoped_objects() {
+    let yaml = r#"
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: no-default-storage}
+spec:
+  matchConstraints:
+    namespaceSelector:
+      matchLabels: {env: prod}
+    resourceRules:
+    - {apiGroups: [storage.k8s.io], apiVersions: [v1], operations: [CREATE], resources: [storageclasses], scope: Cluster}
+  validations:
+  - expression: "!has(object.metadata.annotations)"
+    message: no annotations on storage classes
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: no-default-storage}
+spec: {policyName: no-default-storage, validationActions: [Deny]}
+"#;
+    let set = policy_set(yaml);
+    let sc = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: fast, annotations: {a: b}}\nprovisioner: x\n";
+    let v = verdicts(&set, sc, "");
+    assert_eq!(messages(&v), ["no annotations on storage classes"]);
+}
