@@ -23,13 +23,18 @@ fn page(file: &str) -> String {
 
 /// The ```yaml blocks of a page that are whole Flotilla objects.
 fn complete_examples(markdown: &str) -> Vec<String> {
+    yaml_blocks(markdown, "apiVersion: flotilla.dev/")
+}
+
+/// The ```yaml blocks of a page that start with `prefix`.
+fn yaml_blocks(markdown: &str, prefix: &str) -> Vec<String> {
     let mut examples = Vec::new();
     let mut block: Option<String> = None;
     for line in markdown.lines() {
         match (&mut block, line.trim_end()) {
             (None, "```yaml") => block = Some(String::new()),
             (Some(text), "```") => {
-                if text.starts_with("apiVersion: flotilla.dev/") {
+                if text.starts_with(prefix) {
                     examples.push(text.clone());
                 }
                 block = None;
@@ -72,6 +77,38 @@ fn every_complete_example_is_valid() {
         checked >= 7,
         "expected the pages' examples, found {checked}"
     );
+}
+
+#[test]
+fn every_status_example_is_valid() {
+    for (kind, file) in PAGES {
+        let examples = yaml_blocks(&page(file), "status:");
+        assert_eq!(examples.len(), 1, "{file}: expected one status example");
+        let example: Value = serde_saphyr::from_str(&examples[0]).unwrap();
+        let schema = support::schema_of(kind);
+        let errors = support::violations_of(&schema["properties"]["status"], &example["status"]);
+        assert!(
+            errors.is_empty(),
+            "{file}: status example is invalid: {errors:#?}"
+        );
+        let typed = match kind {
+            "GitRepository" => {
+                serde_json::from_value::<crds::GitRepositoryStatus>(example["status"].clone())
+                    .map(drop)
+            }
+            "Kustomization" => {
+                serde_json::from_value::<crds::KustomizationStatus>(example["status"].clone())
+                    .map(drop)
+            }
+            _ => {
+                serde_json::from_value::<crds::ReceiverStatus>(example["status"].clone()).map(drop)
+            }
+        };
+        assert!(
+            typed.is_ok(),
+            "{file}: status example does not deserialize: {typed:?}"
+        );
+    }
 }
 
 #[test]

@@ -34,6 +34,13 @@ pub fn violations(object: &Value) -> Vec<String> {
     errors
 }
 
+/// Every violation of `value` against one schema node (e.g. a kind's `status` schema).
+pub fn violations_of(schema: &Value, value: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    check(schema, value, "", false, &mut errors);
+    errors
+}
+
 /// Parses YAML and returns its violations.
 pub fn yaml_violations(yaml: &str) -> Vec<String> {
     let object: Value = serde_saphyr::from_str(yaml).expect("test YAML parses");
