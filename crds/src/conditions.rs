@@ -64,6 +64,28 @@ pub mod reasons {
     pub const INVALID_SPEC: &str = "InvalidSpec";
     /// A Secret or ConfigMap the object references does not exist or lacks the expected key.
     pub const REFERENCE_NOT_FOUND: &str = "ReferenceNotFound";
+
+    /// Every reason above, for documentation and checks.
+    pub const ALL: &[&str] = &[
+        RECONCILIATION_SUCCEEDED,
+        RECONCILIATION_FAILED,
+        PROGRESSING,
+        PROGRESSING_WITH_RETRY,
+        SUSPENDED,
+        DEPENDENCY_NOT_READY,
+        ARTIFACT_FAILED,
+        BUILD_FAILED,
+        POLICY_DENIED,
+        POLICY_INVALID,
+        APPLY_FAILED,
+        PRUNE_FAILED,
+        HEALTH_CHECK_FAILED,
+        GIT_OPERATION_FAILED,
+        AUTHENTICATION_FAILED,
+        VERIFICATION_FAILED,
+        INVALID_SPEC,
+        REFERENCE_NOT_FOUND,
+    ];
 }
 
 /// The three values of `Condition.status`.
@@ -220,6 +242,20 @@ mod tests {
 
     fn ready(status: ConditionStatus, reason: &str, message: &str) -> ConditionUpdate {
         ConditionUpdate::new(types::READY, status, reason, message)
+    }
+
+    #[test]
+    fn reasons_are_valid_kubernetes_reasons_and_documented() {
+        // metav1.Condition's validation of `reason`.
+        let pattern = regex::Regex::new("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$").unwrap();
+        let docs = include_str!("../../docs/crds/README.md");
+        for reason in reasons::ALL {
+            assert!(pattern.is_match(reason), "{reason} is not a valid reason");
+            assert!(
+                docs.contains(&format!("`{reason}`")),
+                "{reason} is missing from docs/crds/README.md"
+            );
+        }
     }
 
     #[test]
