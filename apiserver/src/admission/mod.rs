@@ -24,7 +24,9 @@ use policies::vap::{GroupVersionKind, GroupVersionResource, UserInfo};
 use policies::{FailureKind, Operation, PolicySet, Request, ValidationAction, Verdict};
 use serde_json::Value;
 
-pub use policies::Lookup;
+pub use policies::{Lookup, ObjectSet};
+
+pub mod resource;
 
 /// What is being written, as admission sees it.
 #[derive(Debug, Clone)]
