@@ -913,3 +913,34 @@ mod ssh {
         assert!(matches!(err, Error::Authentication { .. }), "{err}");
     }
 }
+
+#[test]
+fn transfer_cut_mid_pack_leaves_cache_usable() {
+    if !support::git_available("transfer_cut_mid_pack_leaves_cache_usable") {
+        return;
+    }
+    let files = support::noisy_files(40, 4096);
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let up = Upstream::new(&borrowed);
+    let daemon = GitDaemon::start(&up.served());
+    // Enough for the ref listing, not for the ~150 KB pack.
+    let proxy = support::CuttingProxy::start(daemon.port, 8 * 1024);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(cache_dir.path()).unwrap();
+    let url = format!("git://127.0.0.1:{}/repo.git", proxy.port);
+    let request = FetchRequest::new(&url).with_timeout(Duration::from_secs(20));
+
+    let err = fetch(&cache, &request).unwrap_err();
+    assert!(matches!(err, Error::Fetch { .. }), "{err}");
+    let packs: Vec<_> = std::fs::read_dir(cache.repo_path(&url).join("objects/pack"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(packs.is_empty(), "partial pack left behind: {packs:?}");
+
+    let artifact = fetch(&cache, &request).unwrap();
+    assert_eq!(read(&artifact, "blob-39.txt"), files[39].1);
+}

@@ -703,3 +703,62 @@ impl Drop for Sshd {
         let _ = self.child.wait();
     }
 }
+
+/// A TCP proxy to 127.0.0.1:`target` that cuts the first connection after
+/// `cut_after` bytes from the server, like a network failure mid-transfer;
+/// later connections pass through untouched.
+pub struct CuttingProxy {
+    pub port: u16,
+}
+
+impl CuttingProxy {
+    pub fn start(target: u16, cut_after: u64) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            for (n, client) in listener.incoming().flatten().enumerate() {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                let (mut client_read, mut server_write) = (
+                    client.try_clone().expect("clone"),
+                    server.try_clone().expect("clone"),
+                );
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_read, &mut server_write);
+                });
+                std::thread::spawn(move || {
+                    let mut server = server;
+                    let mut client = client;
+                    if n == 0 {
+                        let _ = std::io::copy(&mut (&mut server).take(cut_after), &mut client);
+                        let _ = client.shutdown(std::net::Shutdown::Both);
+                        let _ = server.shutdown(std::net::Shutdown::Both);
+                    } else {
+                        let _ = std::io::copy(&mut server, &mut client);
+                        let _ = client.shutdown(std::net::Shutdown::Write);
+                    }
+                });
+            }
+        });
+        CuttingProxy { port }
+    }
+}
+
+/// `count` files of `size` bytes of poorly compressible text, for sizeable packs.
+pub fn noisy_files(count: usize, size: usize) -> Vec<(String, String)> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..count)
+        .map(|i| {
+            let content: String = (0..size)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    char::from(b'!' + ((state >> 33) % 90) as u8)
+                })
+                .collect();
+            (format!("blob-{i}.txt"), content)
+        })
+        .collect()
+}
