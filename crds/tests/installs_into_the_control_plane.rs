@@ -126,6 +126,11 @@ fn kubectl_installs_the_crds_and_accepts_a_valid_object() {
     let typed: crds::GitRepository = serde_json::from_value(stored).unwrap();
     assert_eq!(typed.spec.url, "https://github.com/stefanprodan/podinfo");
     assert_eq!(typed.spec.interval().unwrap(), Duration::from_secs(300));
+    // The short name and the `flotilla` category are served through discovery.
+    let by_short_name = cluster.kubectl_ok(&["get", "gitrepo", "-o", "name"], None);
+    assert_eq!(by_short_name.trim(), "gitrepository.flotilla.dev/podinfo");
+    let by_category = cluster.kubectl_ok(&["get", "flotilla", "-o", "name"], None);
+    assert_eq!(by_category.trim(), "gitrepository.flotilla.dev/podinfo");
 }
 
 #[test]
