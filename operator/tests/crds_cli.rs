@@ -13,8 +13,10 @@ fn crds_prints_the_checked_in_all_yaml() {
         "flotilla crds failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let committed =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../crds/yaml/all.yaml"))
-            .unwrap();
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crds/yaml/all.yaml"
+    ))
+    .unwrap();
     assert_eq!(String::from_utf8(output.stdout).unwrap(), committed);
 }
