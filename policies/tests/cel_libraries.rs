@@ -160,3 +160,29 @@ fn two_variable_comprehensions_are_not_confused_with_undeclared_references() {
     holds("{'a': 1, 'b': 2}.all(k, k.size() == 1)");
     holds("[1, 2, 3].exists(x, x == 2) && [1, 2, 3].map(x, x * x).filter(y, y > 1) == [4, 9]");
 }
+
+#[test]
+fn format_library() {
+    holds("!format.dns1123Label().validate('my-name').hasValue()");
+    holds("format.dns1123Label().validate('My_Name').hasValue()");
+    holds(
+        "format.dns1123Label().validate('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa').value() == ['must be no more than 63 characters']",
+    );
+    holds(
+        "!format.dns1123Subdomain().validate('a.example.com').hasValue() && format.dns1123Subdomain().validate('-a.com').hasValue()",
+    );
+    holds(
+        "format.dns1035Label().validate('1abc').hasValue() && !format.dns1035Label().validate('abc1').hasValue()",
+    );
+    holds(
+        "!format.qualifiedName().validate('example.com/my_name').hasValue() && format.qualifiedName().validate('/x').hasValue()",
+    );
+    holds(
+        "!format.labelValue().validate('').hasValue() && format.labelValue().validate('-x').hasValue()",
+    );
+    holds(
+        "!format.uuid().validate('123e4567-e89b-12d3-a456-426614174000').hasValue() && format.uuid().validate('nope').hasValue()",
+    );
+    holds("format.named('dns1123Label').hasValue() && !format.named('nope').hasValue()");
+    holds("format.named('dns1123Label').value().validate('ok') == optional.none()");
+}

@@ -168,6 +168,15 @@ pub(crate) const KNOWN_FUNCTIONS: &[&str] = &[
     "sets.contains",
     "sets.equivalent",
     "sets.intersects",
+    // Kubernetes format
+    "format.dns1123Label",
+    "format.dns1123Subdomain",
+    "format.dns1035Label",
+    "format.qualifiedName",
+    "format.labelValue",
+    "format.uuid",
+    "format.named",
+    "validate",
 ];
 
 struct Checker<'a> {

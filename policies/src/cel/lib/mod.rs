@@ -7,6 +7,7 @@
 //! converts arguments and results; opaque types (quantity, IP, CIDR, URL)
 //! implement [`cel::objects::Opaque`].
 
+mod format;
 mod ip;
 mod lists;
 mod quantity;
@@ -50,6 +51,7 @@ pub(crate) fn build_env() -> Env {
     quantity::register(&mut reg);
     ip::register(&mut reg);
     sets::register(&mut reg);
+    format::register(&mut reg);
     for e in reg.errors {
         tracing::error!(error = %e, "declaring a CEL function");
     }
