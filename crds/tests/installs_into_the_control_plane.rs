@@ -134,6 +134,26 @@ fn kubectl_installs_the_crds_and_accepts_a_valid_object() {
 }
 
 #[test]
+fn kubectl_explain_shows_the_doc_comments() {
+    if !have_kubectl() {
+        return;
+    }
+    let cluster = Cluster::start();
+    install(&cluster);
+    let explained = cluster.kubectl_ok(&["explain", "kustomization.spec.policies"], None);
+    assert!(
+        explained.contains("Which ValidatingAdmissionPolicies gate the apply"),
+        "{explained}"
+    );
+    for field in ["from", "paths", "selector"] {
+        assert!(
+            explained.contains(&format!("  {field}\t")),
+            "{field} missing:\n{explained}"
+        );
+    }
+}
+
+#[test]
 #[ignore = "the control plane does not validate custom resources on write yet: apiserver::schema::resource::check_for_resource is not called by the HTTP layer; run with --ignored once it is"]
 fn kubectl_refuses_objects_that_break_the_schema() {
     if !have_kubectl() {
