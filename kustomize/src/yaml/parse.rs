@@ -19,6 +19,18 @@ fn options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
     options.legacy_octal_numbers = true;
+    // One-line messages: the file and line are enough in a CLI error.
+    options.with_snippet = false;
+    // The default budget is sized for config files; CRD bundles and
+    // generated manifests are far bigger (thousands of documents, millions
+    // of nodes). Raise the size limits; alias replay stays capped at the
+    // default 1,000,000 events in total, which is what bounds a bomb.
+    let mut budget = options.budget.clone().unwrap_or_default();
+    budget.max_documents = 100_000;
+    budget.max_events = 50_000_000;
+    budget.max_nodes = 20_000_000;
+    budget.max_depth = 256;
+    options.budget = Some(budget);
     options
 }
 
