@@ -85,7 +85,7 @@ pub struct PolicyResult {
     pub origin: PolicyOrigin,
     /// How many rendered objects the policy matched and was evaluated on.
     pub evaluated: i64,
-    /// Objects that failed validation, at most [`MAX_REPORTED_VIOLATIONS`] per policy.
+    /// Objects that failed validation, at most 10 per policy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<PolicyViolation>,
     /// True when more objects failed than are listed in `violations`.
@@ -93,7 +93,8 @@ pub struct PolicyResult {
     pub truncated: bool,
 }
 
-/// At most this many violations are listed per policy in `status.policyResults`, so a policy
+/// At most this many violations are listed per policy in `status.policyResults` (the
+/// schema's description of `violations` says 10 too), so a policy
 /// that fails on every object of a large revision cannot overflow the object size limit.
 pub const MAX_REPORTED_VIOLATIONS: usize = 10;
 

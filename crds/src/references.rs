@@ -39,8 +39,8 @@ pub struct NamespacedObjectReference {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NamespacedObjectKindReference {
-    /// API version of the referent, e.g. `apps/v1`. Required for health checks; optional where
-    /// the kind alone is unambiguous.
+    /// API version of the referent, e.g. `apps/v1`. When omitted, the cluster's preferred
+    /// version of the kind is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
     /// Kind of the referent, e.g. `Deployment`.

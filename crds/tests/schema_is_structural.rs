@@ -134,6 +134,11 @@ fn every_field_has_a_description() {
             if !described && !is_item {
                 missing.push(path.to_owned());
             }
+            // Doc comments become `kubectl explain` text: rustdoc links would show raw.
+            let text = node["description"].as_str().unwrap_or_default();
+            if text.contains("[`") || text.contains("](") {
+                missing.push(format!("{path}: rustdoc link in {text:?}"));
+            }
         });
         assert!(
             missing.is_empty(),
