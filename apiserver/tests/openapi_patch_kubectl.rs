@@ -195,7 +195,8 @@ fn client_side_apply_merges_containers_by_name() {
         .flatten()
         .filter_map(|e| e["name"].as_str())
         .collect();
-    assert_eq!(env, vec!["A", "B"]);
+    // Kubernetes puts the patched-in `B` first; both must be there.
+    assert_eq!(env, vec!["B", "A"]);
 }
 
 #[test]

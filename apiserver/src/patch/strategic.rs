@@ -83,6 +83,16 @@ fn merge_map(
     }
 
     let mut orders: Vec<(&str, &Value)> = Vec::new();
+    // `$setElementOrder` interleaves by live positions: keep the lists as
+    // they were before this patch.
+    let live_lists: Vec<(String, Vec<Value>)> = patch
+        .keys()
+        .filter_map(|k| k.strip_prefix(SET_ELEMENT_ORDER))
+        .filter_map(|f| match doc.get(f) {
+            Some(Value::Array(a)) => Some((f.to_string(), a.clone())),
+            _ => None,
+        })
+        .collect();
     for (key, value) in patch {
         if key == PATCH || key == RETAIN_KEYS {
             continue;
@@ -129,8 +139,13 @@ fn merge_map(
         let merge_key = schema
             .and_then(|s| s.child(field))
             .and_then(|s| s.patch_merge_key());
+        let live = live_lists
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, l)| l.as_slice())
+            .unwrap_or(&[]);
         if let Some(Value::Array(items)) = doc.get_mut(field) {
-            apply_element_order(items, order, merge_key, &field_path(path, field))?;
+            apply_element_order(items, order, live, merge_key, &field_path(path, field))?;
         }
     }
 
@@ -207,7 +222,7 @@ fn merge_list(
                 out.push(item.clone());
             }
         }
-        return Ok(out);
+        return Ok(normalize_order(out, items, live_items(live), None));
     }
     let Some(merge_key) = schema.patch_merge_key() else {
         return replace_list(items, schema.items(), path);
@@ -250,7 +265,24 @@ fn merge_list(
             }
         }
     }
-    Ok(out)
+    let order: Vec<Value> = items
+        .iter()
+        .filter(|i| !is_directive_item(i, "delete"))
+        .cloned()
+        .collect();
+    Ok(normalize_order(
+        out,
+        &order,
+        live_items(live),
+        Some(merge_key),
+    ))
+}
+
+fn live_items(live: Option<&Value>) -> &[Value] {
+    match live {
+        Some(Value::Array(a)) => a,
+        _ => &[],
+    }
 }
 
 fn display_key(key: &Value) -> String {
@@ -278,13 +310,62 @@ fn delete_from_primitive_list(
     Ok(())
 }
 
-/// Reorders `items` as `$setElementOrder` asks. Items named in the order
-/// come first, in that order; items the order does not name (added by
-/// someone else) follow in their live order. Kubernetes interleaves those
-/// by their live position instead; clients only rely on the listed order.
+/// The identity of a list item: its merge key value, or itself for scalars.
+fn key_of(v: &Value, merge_key: Option<&str>) -> Option<Value> {
+    match merge_key {
+        Some(k) => v.get(k).cloned(),
+        None => Some(v.clone()),
+    }
+}
+
+/// Orders a merged list as Kubernetes does: the items named by `order`
+/// (the patch's own list, or its `$setElementOrder`) sorted by it; the
+/// other, server-only items in their live order; the two interleaved by
+/// live position, items new to the server first when positions cannot be
+/// compared.
+fn normalize_order(
+    merged: Vec<Value>,
+    order: &[Value],
+    live: &[Value],
+    merge_key: Option<&str>,
+) -> Vec<Value> {
+    let order_keys: Vec<Option<Value>> = order.iter().map(|o| key_of(o, merge_key)).collect();
+    let live_keys: Vec<Option<Value>> = live.iter().map(|o| key_of(o, merge_key)).collect();
+    let index_in = |keys: &[Option<Value>], v: &Value| -> Option<usize> {
+        let k = key_of(v, merge_key)?;
+        keys.iter().position(|o| o.as_ref() == Some(&k))
+    };
+    let (mut patched, mut server_only): (Vec<Value>, Vec<Value>) = merged
+        .into_iter()
+        .partition(|v| index_in(&order_keys, v).is_some());
+    patched.sort_by_key(|v| index_in(&order_keys, v));
+    server_only.sort_by_key(|v| index_in(&live_keys, v));
+    let mut out = Vec::with_capacity(patched.len() + server_only.len());
+    let (mut left, mut right) = (
+        server_only.into_iter().peekable(),
+        patched.into_iter().peekable(),
+    );
+    loop {
+        let take_left = match (left.peek(), right.peek()) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(l), Some(r)) => match (index_in(&live_keys, l), index_in(&live_keys, r)) {
+                (Some(li), Some(ri)) => li < ri,
+                _ => false,
+            },
+        };
+        let next = if take_left { left.next() } else { right.next() };
+        out.extend(next);
+    }
+    out
+}
+
+/// Applies `$setElementOrder/<field>` to an already merged list.
 fn apply_element_order(
     items: &mut Vec<Value>,
     order: &Value,
+    live: &[Value],
     merge_key: Option<&str>,
     path: &str,
 ) -> Result<()> {
@@ -293,20 +374,8 @@ fn apply_element_order(
             "{path}: $setElementOrder must hold a list"
         )));
     };
-    let key_of = |v: &Value| -> Option<Value> {
-        match merge_key {
-            Some(k) => v.get(k).cloned(),
-            None => Some(v.clone()),
-        }
-    };
-    let mut rest = std::mem::take(items);
-    for o in order {
-        let Some(want) = key_of(o) else { continue };
-        if let Some(pos) = rest.iter().position(|i| key_of(i).as_ref() == Some(&want)) {
-            items.push(rest.remove(pos));
-        }
-    }
-    items.extend(rest);
+    let merged = std::mem::take(items);
+    *items = normalize_order(merged, order, live, merge_key);
     Ok(())
 }
 
@@ -354,7 +423,8 @@ mod tests {
             .flatten()
             .map(|c| c["name"].clone())
             .collect();
-        assert_eq!(names, vec![json!("app"), json!("side"), json!("new")]);
+        // Kubernetes puts items new to the server first.
+        assert_eq!(names, vec![json!("new"), json!("app"), json!("side")]);
     }
 
     #[test]
@@ -399,7 +469,7 @@ mod tests {
     fn merge_strategy_scalar_lists_union() {
         let patch = json!({"metadata": {"finalizers": ["y", "x"]}});
         let out = strategic_merge_patch(&live_pod(), &patch, pod()).expect("applies");
-        assert_eq!(out["metadata"]["finalizers"], json!(["x", "y"]));
+        assert_eq!(out["metadata"]["finalizers"], json!(["y", "x"]));
     }
 
     #[test]
@@ -407,6 +477,23 @@ mod tests {
         let patch = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": ["x"]}});
         let out = strategic_merge_patch(&live_pod(), &patch, pod()).expect("applies");
         assert_eq!(out["metadata"]["finalizers"], json!([]));
+    }
+
+    #[test]
+    fn merged_items_keep_their_live_position_among_server_only_items() {
+        let live = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}});
+        let patch = json!({"spec": {"containers": [{"name": "c", "image": "c:2"}, {"name": "a", "image": "a:2"}]}});
+        let out = strategic_merge_patch(&live, &patch, pod()).expect("applies");
+        let names: Vec<_> = out["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c["name"].clone())
+            .collect();
+        // Patched items keep the patch's order (c, a); the server-only b is
+        // placed by comparing live positions with the next patched item (c),
+        // as Kubernetes' mergeSortedSlice does.
+        assert_eq!(names, vec![json!("b"), json!("c"), json!("a")]);
     }
 
     #[test]
@@ -469,6 +556,6 @@ mod tests {
         let patch =
             json!({"spec": {"containers": [{"name": "new", "$patch": "merge", "image": "n"}]}});
         let out = strategic_merge_patch(&live_pod(), &patch, pod()).expect("applies");
-        assert!(out["spec"]["containers"][2].get("$patch").is_none());
+        assert!(out["spec"]["containers"][0].get("$patch").is_none());
     }
 }
