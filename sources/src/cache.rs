@@ -493,7 +493,7 @@ impl Cache {
             message,
         };
         if path.exists() {
-            match gix::open_opts(&path, gix::open::Options::isolated()) {
+            match gix::open_opts(&path, open_options()) {
                 Ok(repo) => return Ok(repo),
                 Err(e) => {
                     warn!(path = %path.display(), error = %e, "cached repository unusable, fetching it again");
@@ -510,8 +510,7 @@ impl Cache {
         let kept = staging.keep();
         std::fs::rename(&kept, &path)
             .map_err(Error::io("moving new repository into place at", &path))?;
-        gix::open_opts(&path, gix::open::Options::isolated())
-            .map_err(|e| repo_error(format!("cannot open: {e}")))
+        gix::open_opts(&path, open_options()).map_err(|e| repo_error(format!("cannot open: {e}")))
     }
 
     fn read_index(&self, key: &str) -> Option<IndexEntry> {
@@ -630,6 +629,14 @@ fn write_private(path: &Path, content: &str) -> Result<()> {
     }
     let mut file = options.open(path).map_err(Error::io("creating", path))?;
     std::io::Write::write_all(&mut file, content.as_bytes()).map_err(Error::io("writing", path))
+}
+
+/// Repositories are opened without the machine's or user's git
+/// configuration (no `url.insteadOf` surprises, no credential helpers).
+/// gix 0.90's `skipping` negotiator panics on long histories ("present or
+/// inserted"), so the default `consecutive` one stays.
+fn open_options() -> gix::open::Options {
+    gix::open::Options::isolated()
 }
 
 fn stop_error(stop: Stop, shown_url: &str, deadline: &Deadline) -> Error {
