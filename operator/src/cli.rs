@@ -45,6 +45,10 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = ValidateOutput::Text)]
         output: ValidateOutput,
+        /// YAML list of allow rules answering `authorizer` checks (without it,
+        /// a policy using `authorizer` does not load).
+        #[arg(long, value_name = "FILE")]
+        authorizer_rules: Option<PathBuf>,
     },
 }
 

@@ -220,3 +220,64 @@ fn bundled_example_passes_the_passing_set_and_fails_the_failing_set() {
         String::from_utf8_lossy(&failing.stderr)
     );
 }
+
+#[test]
+fn authorizer_rules_file_answers_authorizer_checks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: sa-reads-config}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}
+  validations:
+  - expression: "authorizer.serviceAccount('shop', 'web').group('').resource('configmaps').namespace('shop').check('get').allowed()"
+    message: web cannot read its config
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: sa-reads-config}
+spec: {policyName: sa-reads-config, validationActions: [Deny]}
+"#,
+    )
+    .unwrap();
+    let rules = dir.path().join("rules.yaml");
+    let manifests = fixtures().join("good.yaml");
+    // Without rules the policy does not load.
+    let out = flotilla(&["validate", path(&manifests), "--policies", path(&policy)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'authorizer' at 1:1 is not available"));
+    std::fs::write(&rules, "- users: ['system:serviceaccount:shop:web']\n  verbs: [get]\n  apiGroups: ['']\n  resources: [configmaps]\n").unwrap();
+    let out = flotilla(&[
+        "validate",
+        path(&manifests),
+        "--policies",
+        path(&policy),
+        "--authorizer-rules",
+        path(&rules),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    std::fs::write(
+        &rules,
+        "- users: ['someone-else']\n  verbs: [get]\n  apiGroups: ['']\n  resources: [configmaps]\n",
+    )
+    .unwrap();
+    let out = flotilla(&[
+        "validate",
+        path(&manifests),
+        "--policies",
+        path(&policy),
+        "--authorizer-rules",
+        path(&rules),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -523,3 +523,33 @@ spec: {policyName: no-default-storage, validationActions: [Deny]}
     let v = verdicts(&set, sc, "");
     assert_eq!(messages(&v), ["no annotations on storage classes"]);
 }
+
+#[test]
+fn authorizer_answers_from_a_rule_set_when_one_is_given() {
+    let yaml = deployment_policy(
+        "sa-may-read-secrets",
+        r#"  validations:
+  - expression: "authorizer.serviceAccount(object.metadata.namespace, 'web').group('').resource('secrets').namespace(object.metadata.namespace).check('get').allowed()"
+    message: the web service account must be able to read secrets
+  - expression: "!authorizer.serviceAccount(object.metadata.namespace, 'web').group('').resource('secrets').namespace('kube-system').check('get').allowed()"
+    message: the web service account must not read kube-system secrets
+"#,
+    );
+    let rules = vec![policies::vap::AuthorizerRule {
+        users: vec!["system:serviceaccount:shop:web".to_string()],
+        verbs: vec!["get".to_string(), "list".to_string()],
+        api_groups: vec![String::new()],
+        resources: vec!["secrets".to_string()],
+        namespaces: vec!["shop".to_string()],
+        ..Default::default()
+    }];
+    let mut set = policies::PolicySet::new().with_authorizer(rules);
+    for doc in policies::parse_documents(&yaml).unwrap() {
+        set.add(&doc).unwrap();
+    }
+    assert!(verdicts(&set, &deployment("web", "shop", 1), "")[0].passed());
+    assert_eq!(
+        messages(&verdicts(&set, &deployment("web", "other", 1), "")),
+        ["the web service account must be able to read secrets"]
+    );
+}

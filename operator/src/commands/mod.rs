@@ -18,6 +18,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             paths,
             policies,
             output,
-        } => validate::run(&paths, &policies, output),
+            authorizer_rules,
+        } => validate::run(&paths, &policies, output, authorizer_rules.as_deref()),
     }
 }

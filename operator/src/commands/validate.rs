@@ -25,11 +25,19 @@ pub fn run(
     paths: &[PathBuf],
     policy_paths: &[PathBuf],
     output: ValidateOutput,
+    authorizer_rules: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let manifests = read_all(paths)?;
     let policy_sources = read_all(policy_paths)?;
 
     let mut set = PolicySet::new();
+    if let Some(file) = authorizer_rules {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let rules: Vec<policies::vap::AuthorizerRule> = serde_saphyr::from_str(&text)
+            .with_context(|| format!("parsing authorizer rules {}", file.display()))?;
+        set = set.with_authorizer(rules);
+    }
     // Params may sit beside the policies or among the manifests.
     let mut known: Vec<Json> = Vec::new();
     for src in &policy_sources {

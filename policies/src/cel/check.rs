@@ -177,6 +177,19 @@ pub(crate) const KNOWN_FUNCTIONS: &[&str] = &[
     "format.uuid",
     "format.named",
     "validate",
+    // Kubernetes authorizer (with a rule set)
+    "group",
+    "serviceAccount",
+    "path",
+    "resource",
+    "subresource",
+    "namespace",
+    "name",
+    "check",
+    "allowed",
+    "reason",
+    "errored",
+    "error",
 ];
 
 struct Checker<'a> {

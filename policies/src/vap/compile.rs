@@ -58,15 +58,21 @@ impl CompiledPolicy {
 
     /// Compiles every expression of `policy`. Errors name the policy and the
     /// field, e.g. `spec.validations[2].expression`, and the position.
+    /// With `authorizer`, the `authorizer` variable is declared (the caller
+    /// binds it to a rule set); without, using it is a compile error.
     pub fn compile(
         policy: ValidatingAdmissionPolicy,
         cost_limit: u64,
+        authorizer: bool,
     ) -> Result<CompiledPolicy, Error> {
         let name = policy.metadata.name.clone();
         let spec = &policy.spec;
-        let base = Env::new(VARIABLES.iter().copied())
-            .with_unavailable("authorizer", NO_AUTHORIZER)
-            .with_cost_limit(cost_limit);
+        let base = if authorizer {
+            Env::new(VARIABLES.iter().copied().chain(["authorizer"]))
+        } else {
+            Env::new(VARIABLES.iter().copied()).with_unavailable("authorizer", NO_AUTHORIZER)
+        }
+        .with_cost_limit(cost_limit);
         let fail = |field: String| {
             let name = name.clone();
             move |error| Error::Compile {

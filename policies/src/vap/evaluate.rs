@@ -113,7 +113,7 @@ impl PolicySet {
                 continue;
             }
             if activation.is_none() {
-                activation = Some(base_activation(req, namespace_object.as_ref())?);
+                activation = Some(self.base_activation(req, namespace_object.as_ref())?);
             }
             let Some(act) = activation.as_mut() else {
                 continue;
@@ -157,18 +157,30 @@ impl PolicySet {
     }
 }
 
-fn base_activation(req: &Request, namespace_object: Option<&Json>) -> Result<Activation, Error> {
-    let mut act = Activation::new();
-    let null = Json::Null;
-    act.insert_json("object", req.object.as_ref().unwrap_or(&null))
-        .map_err(Error::Evaluation)?;
-    act.insert_json("oldObject", req.old_object.as_ref().unwrap_or(&null))
-        .map_err(Error::Evaluation)?;
-    act.insert_json("request", &req.to_cel_json())
-        .map_err(Error::Evaluation)?;
-    act.insert_json("namespaceObject", namespace_object.unwrap_or(&null))
-        .map_err(Error::Evaluation)?;
-    Ok(act)
+impl PolicySet {
+    fn base_activation(
+        &self,
+        req: &Request,
+        namespace_object: Option<&Json>,
+    ) -> Result<Activation, Error> {
+        let mut act = Activation::new();
+        let null = Json::Null;
+        act.insert_json("object", req.object.as_ref().unwrap_or(&null))
+            .map_err(Error::Evaluation)?;
+        act.insert_json("oldObject", req.old_object.as_ref().unwrap_or(&null))
+            .map_err(Error::Evaluation)?;
+        act.insert_json("request", &req.to_cel_json())
+            .map_err(Error::Evaluation)?;
+        act.insert_json("namespaceObject", namespace_object.unwrap_or(&null))
+            .map_err(Error::Evaluation)?;
+        if let Some(rules) = &self.authorizer {
+            let authz =
+                crate::cel::lib::authz::Authorizer::new(Arc::clone(rules), &req.user_info.username);
+            act.insert("authorizer", authz.into_value())
+                .map_err(Error::Evaluation)?;
+        }
+        Ok(act)
+    }
 }
 
 enum Params<'a> {

@@ -10,11 +10,13 @@ pub mod request;
 pub mod types;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value as Json;
 
 use crate::Error;
 use crate::cel::DEFAULT_COST_LIMIT;
+pub use crate::cel::lib::authz::AuthorizerRule;
 
 pub use compile::CompiledPolicy;
 pub use evaluate::{Failure, FailureKind, Verdict};
@@ -64,6 +66,7 @@ pub struct PolicySet {
     policies: BTreeMap<String, CompiledPolicy>,
     bindings: Vec<ValidatingAdmissionPolicyBinding>,
     cost_limit: u64,
+    authorizer: Option<Arc<Vec<AuthorizerRule>>>,
 }
 
 impl Default for PolicySet {
@@ -72,6 +75,7 @@ impl Default for PolicySet {
             policies: BTreeMap::new(),
             bindings: Vec::new(),
             cost_limit: DEFAULT_COST_LIMIT,
+            authorizer: None,
         }
     }
 }
@@ -87,6 +91,13 @@ impl PolicySet {
     /// Sets the per-expression cost limit for policies added afterwards.
     pub fn with_cost_limit(mut self, limit: u64) -> Self {
         self.cost_limit = limit;
+        self
+    }
+
+    /// Answers `authorizer` checks from `rules` (allow rules) for policies
+    /// added afterwards; without, a policy using `authorizer` does not load.
+    pub fn with_authorizer(mut self, rules: Vec<AuthorizerRule>) -> Self {
+        self.authorizer = Some(Arc::new(rules));
         self
     }
 
@@ -125,7 +136,7 @@ impl PolicySet {
 
     /// Compiles and adds a policy, replacing one of the same name.
     pub fn add_policy(&mut self, policy: ValidatingAdmissionPolicy) -> Result<(), Error> {
-        let compiled = CompiledPolicy::compile(policy, self.cost_limit)?;
+        let compiled = CompiledPolicy::compile(policy, self.cost_limit, self.authorizer.is_some())?;
         self.policies.insert(compiled.name().to_string(), compiled);
         Ok(())
     }

@@ -7,6 +7,7 @@
 //! converts arguments and results; opaque types (quantity, IP, CIDR, URL)
 //! implement [`cel::objects::Opaque`].
 
+pub mod authz;
 mod format;
 mod ip;
 mod lists;
@@ -52,6 +53,7 @@ pub(crate) fn build_env() -> Env {
     ip::register(&mut reg);
     sets::register(&mut reg);
     format::register(&mut reg);
+    authz::register(&mut reg);
     for e in reg.errors {
         tracing::error!(error = %e, "declaring a CEL function");
     }
