@@ -9,7 +9,8 @@
 //! `VmHWM` of a child process (this binary re-run) that renders once.
 //!
 //! Run: `cargo bench -p flotilla-kustomize --bench render`
-//! (`FLOTILLA_BENCH_NO_KUBECTL=1` skips kubectl, e.g. for profiling).
+//! (`FLOTILLA_BENCH_NO_KUBECTL=1` skips kubectl and `FLOTILLA_BENCH_APPS=N`
+//! runs one size only, e.g. for profiling).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -363,6 +364,13 @@ fn main() {
     }
     let apps = 100;
     println!("render benchmark ({OBJECTS_PER_APP} objects per app)");
+    if let Some(only) = std::env::var("FLOTILLA_BENCH_APPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        run(only);
+        return;
+    }
     let small = run(apps);
     let large = run(apps * 2);
     println!(

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 use tracing::debug_span;
@@ -27,7 +28,7 @@ enum Expect {
 }
 
 /// Tracks the directories being rendered, to catch cycles.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Stack {
     dirs: Vec<PathBuf>,
 }
@@ -108,15 +109,9 @@ fn accumulate_inner(
     check_unsupported(&k, &file)?;
 
     let mut ids: HashMap<ResId, PathBuf> = out.iter().map(|r| (r.id(), r.origin.clone())).collect();
-    for entry in k.resources.iter().chain(k.bases.iter()) {
-        let mut found = Vec::new();
-        if loader.is_dir(entry) {
-            let sub = loader.sub(entry)?;
-            accumulate(&sub, Expect::Kustomization, stack, &mut found)?;
-        } else {
-            found = read_resources(loader, entry)?;
-        }
-        for r in found {
+    let entries: Vec<&String> = k.resources.iter().chain(k.bases.iter()).collect();
+    for found in load_entries(loader, &entries, stack) {
+        for r in found? {
             let id = r.id();
             if let Some(first) = ids.get(&id) {
                 return Err(Error::DuplicateId {
@@ -142,6 +137,76 @@ fn accumulate_inner(
     run_generators(&k, loader, &file, out)?;
     run_transformers(&k, loader, &file, out)?;
     Ok(())
+}
+
+/// Loads one `resources` entry: a file, or a directory rendered as a base.
+fn load_entry(loader: &Loader, entry: &str, stack: &mut Stack) -> Result<Vec<Resource>> {
+    if loader.is_dir(entry) {
+        let sub = loader.sub(entry)?;
+        let mut found = Vec::new();
+        accumulate(&sub, Expect::Kustomization, stack, &mut found)?;
+        Ok(found)
+    } else {
+        read_resources(loader, entry)
+    }
+}
+
+/// How many threads may render entries at once: the machine's cores, or
+/// `FLOTILLA_RENDER_THREADS` (1 renders sequentially).
+fn worker_limit() -> usize {
+    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::env::var("FLOTILLA_RENDER_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    })
+}
+
+/// Worker threads currently rendering entries, across all levels.
+static BUSY_WORKERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Loads `entries` in order. Entries are independent until their objects
+/// are merged, so with many of them (an app-of-apps base) they are split
+/// across the machine's cores; parsing dominates rendering and parallelises
+/// well. Results come back in entry order, so output and the first error
+/// reported do not depend on scheduling.
+fn load_entries(loader: &Loader, entries: &[&String], stack: &Stack) -> Vec<Result<Vec<Resource>>> {
+    let cores = worker_limit();
+    let spare = cores.saturating_sub(BUSY_WORKERS.load(Ordering::Relaxed));
+    let threads = spare.min(entries.len() / 4);
+    if threads < 2 {
+        let mut stack = stack.clone();
+        return entries
+            .iter()
+            .map(|entry| load_entry(loader, entry, &mut stack))
+            .collect();
+    }
+    let chunk = entries.len().div_ceil(threads);
+    BUSY_WORKERS.fetch_add(threads, Ordering::Relaxed);
+    let results = std::thread::scope(|scope| {
+        let handles: Vec<_> = entries
+            .chunks(chunk)
+            .map(|part| {
+                let mut stack = stack.clone();
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|entry| load_entry(loader, entry, &mut stack))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(results) => results,
+                // A worker only panics on a bug; surface it where it happened.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    BUSY_WORKERS.fetch_sub(threads, Ordering::Relaxed);
+    results
 }
 
 fn check_kind(k: &Kustomization, expect: Expect, file: &Path) -> Result<()> {
