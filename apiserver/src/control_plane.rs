@@ -114,6 +114,9 @@ impl ControlPlane {
         }
         let state = Arc::new(State::new(store, registry, pki.token.clone(), revision));
         bootstrap(&state).map_err(|e| StartError::Bootstrap(Box::new(e)))?;
+        state
+            .reload_policies()
+            .map_err(|e| StartError::Bootstrap(Box::new(e)))?;
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -48,6 +48,14 @@ pub fn prepare(state: &State, crd: &mut Value) -> Result<(), Error> {
             )],
         });
     }
+    crate::schema::check_crd(crd).map_err(|invalid| Error::Invalid {
+        target: target.clone(),
+        causes: invalid
+            .errors
+            .iter()
+            .map(|e| Cause::new(e.reason, &e.field, e.message.clone()))
+            .collect(),
+    })?;
     let mut registry = state.registry();
     registry.add_crd(crd).map_err(|e| {
         let (field, message) = match &e {

@@ -71,50 +71,89 @@ pub fn parse_patch(patch_type: PatchType, body: &[u8]) -> Result<Value, Error> {
 
 /// Server-side apply of `applied` onto `live` by `manager`.
 pub fn server_side_apply(
-    _info: &ResourceInfo,
-    _live: Option<&Value>,
-    _applied: &Value,
-    _manager: &str,
-    _force: bool,
-    _target: &Target,
+    info: &ResourceInfo,
+    live: Option<&Value>,
+    applied: &Value,
+    manager: &str,
+    force: bool,
+    subresource: &str,
+    target: &Target,
 ) -> Result<Value, Error> {
-    Err(Error::UnsupportedMediaType(
-        "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (server-side apply is not available yet)".into(),
-    ))
+    let sub = (!subresource.is_empty()).then_some(subresource);
+    crate::apply::resource::apply_to_resource(info, live, applied, manager, force, sub, target)
 }
 
 /// Records a non-apply write by `manager` in `managedFields`.
 pub fn track_update(
-    _info: &ResourceInfo,
-    _old: Option<&Value>,
+    info: &ResourceInfo,
+    old: Option<&Value>,
     new: Value,
-    _manager: &str,
-    _subresource: &str,
+    manager: &str,
+    subresource: &str,
 ) -> Value {
-    new
+    crate::apply::resource::track_update_for_resource(info, old, new, manager, subresource)
 }
 
-/// Validates a custom resource against its CRD version schema, applying
-/// defaults and pruning unknown fields; returns warnings.
+/// Validates an object against its schema: custom resources are pruned,
+/// defaulted and validated (CEL rules included) against their CRD version;
+/// built-ins lose fields their type does not declare, as decoding does in
+/// Kubernetes. Unknown fields then follow `fieldValidation`.
 pub fn validate_object(
-    _info: &ResourceInfo,
-    _obj: &mut Value,
-    _old: Option<&Value>,
-    _validation: FieldValidation,
-    _target: &Target,
+    info: &ResourceInfo,
+    obj: &mut Value,
+    old: Option<&Value>,
+    validation: FieldValidation,
+    target: &Target,
 ) -> Result<Vec<String>, Error> {
-    Ok(Vec::new())
+    let checked = match &info.schema {
+        SchemaSource::Crd { schema, .. } => {
+            crate::schema::check_custom_resource(schema.as_ref(), obj, old).map_err(|invalid| {
+                Error::Invalid {
+                    target: target.clone(),
+                    causes: invalid
+                        .errors
+                        .iter()
+                        .map(|e| crate::error::Cause::new(e.reason, &e.field, e.message.clone()))
+                        .collect(),
+                }
+            })?
+        }
+        SchemaSource::BuiltIn { definition } => crate::schema::check_builtin(definition, obj),
+    };
+    match validation {
+        FieldValidation::Strict => match checked.strict_error() {
+            Some(message) => Err(Error::BadRequest(message)),
+            None => Ok(Vec::new()),
+        },
+        FieldValidation::Warn => Ok(checked.warnings()),
+        FieldValidation::Ignore => Ok(Vec::new()),
+    }
 }
 
 /// Runs the ValidatingAdmissionPolicies stored in the control plane;
 /// returns warnings (`Warn` actions).
 pub fn admit(
-    _state: &crate::state::State,
-    _info: &ResourceInfo,
-    _operation: &str,
-    _new: Option<&Value>,
-    _old: Option<&Value>,
-    _target: &Target,
+    state: &crate::state::State,
+    info: &ResourceInfo,
+    operation: &str,
+    new: Option<&Value>,
+    old: Option<&Value>,
+    target: &Target,
 ) -> Result<Vec<String>, Error> {
-    Ok(Vec::new())
+    if !state.has_policies() {
+        return Ok(Vec::new());
+    }
+    let lookup = state.admission_lookup()?;
+    crate::admission::resource::admit_resource(
+        &state.admission,
+        info,
+        operation,
+        "",
+        new,
+        old,
+        "flotilla-admin",
+        false,
+        &lookup,
+        target,
+    )
 }

@@ -48,6 +48,11 @@ pub struct State {
     pub gc: tokio::sync::Notify,
     /// Cached OpenAPI v3 documents.
     pub openapi: crate::openapi::OpenApiV3,
+    /// The loaded ValidatingAdmissionPolicies and bindings.
+    pub admission: crate::admission::Admission,
+    /// `apiVersion`/`kind` of the params the loaded policies use.
+    param_kinds: Mutex<Vec<(String, String)>>,
+    policies_loaded: std::sync::atomic::AtomicBool,
 }
 
 impl State {
@@ -60,7 +65,71 @@ impl State {
             token,
             gc: tokio::sync::Notify::new(),
             openapi: crate::openapi::OpenApiV3::new(),
+            admission: crate::admission::Admission::new(),
+            param_kinds: Mutex::new(Vec::new()),
+            policies_loaded: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether any admission policy is stored.
+    pub fn has_policies(&self) -> bool {
+        self.policies_loaded
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Reloads policies and bindings from the store (after they change).
+    pub fn reload_policies(&self) -> Result<(), Error> {
+        let mut objects = Vec::new();
+        let mut kinds = Vec::new();
+        for resource in [
+            "admissionregistration.k8s.io/validatingadmissionpolicies",
+            "admissionregistration.k8s.io/validatingadmissionpolicybindings",
+        ] {
+            for mut obj in self.store.list(resource, None, None, None)?.items {
+                if let (Some(av), Some(k)) = (
+                    obj.pointer("/spec/paramKind/apiVersion")
+                        .and_then(Value::as_str),
+                    obj.pointer("/spec/paramKind/kind").and_then(Value::as_str),
+                ) {
+                    kinds.push((av.to_string(), k.to_string()));
+                }
+                if let Some(m) = obj.as_object_mut() {
+                    m.insert(
+                        "apiVersion".into(),
+                        Value::String("admissionregistration.k8s.io/v1".into()),
+                    );
+                }
+                objects.push(obj);
+            }
+        }
+        for problem in self.admission.load(&objects) {
+            tracing::warn!(%problem, "admission policy not loaded");
+        }
+        *self.param_kinds.lock().unwrap_or_else(|p| p.into_inner()) = kinds;
+        self.policies_loaded
+            .store(!objects.is_empty(), std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// What policies may look up: namespaces and objects of their param kinds.
+    pub fn admission_lookup(&self) -> Result<crate::admission::ObjectSet, Error> {
+        let mut objects = self.store.list("/namespaces", None, None, None)?.items;
+        let kinds = self
+            .param_kinds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let registry = self.registry();
+        for (av, kind) in kinds {
+            if let Some(info) = registry.lookup_kind(&av, &kind) {
+                objects.extend(
+                    self.store
+                        .list(&info.group_resource(), None, None, None)?
+                        .items,
+                );
+            }
+        }
+        Ok(crate::admission::ObjectSet::new(objects))
     }
 
     /// A snapshot of the resource table.

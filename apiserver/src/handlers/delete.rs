@@ -159,6 +159,11 @@ pub fn delete(req: &Request) -> Result<Response, Error> {
     let outcome = delete_object(&req.state, &req.info, &req.key(), &opts)?;
     if !opts.dry_run {
         req.state.gc.notify_one();
+        if req.info.group == "admissionregistration.k8s.io"
+            && let Err(e) = req.state.reload_policies()
+        {
+            tracing::warn!(error = %e, "reloading admission policies");
+        }
         if outcome.deleted
             && req.info.group == "apiextensions.k8s.io"
             && req.info.plural == "customresourcedefinitions"

@@ -245,6 +245,12 @@ pub fn finish_update(
 }
 
 fn after_write(req: &Request, obj: &Value, deleted: bool) {
+    if req.info.group == "admissionregistration.k8s.io"
+        && !req.dry_run()
+        && let Err(e) = req.state.reload_policies()
+    {
+        tracing::warn!(error = %e, "reloading admission policies");
+    }
     if req.info.group == "apiextensions.k8s.io"
         && req.info.plural == "customresourcedefinitions"
         && !req.dry_run()
@@ -362,8 +368,15 @@ pub fn patch(req: &Request) -> Result<Response, Error> {
     let mut created = false;
     let outcome = state.write(&req.key(), |current| match (current, patch_type) {
         (None, PatchType::Apply) => {
-            let mut applied =
-                hooks::server_side_apply(&info, None, &patch, &opts.manager, force, &target)?;
+            let mut applied = hooks::server_side_apply(
+                &info,
+                None,
+                &patch,
+                &opts.manager,
+                force,
+                &opts.subresource,
+                &target,
+            )?;
             let meta = objects::meta_mut(&mut applied);
             meta.insert("name".into(), json!(name));
             let (obj, w) = finish_create(&state, &info, &ns, applied, &opts)?;
