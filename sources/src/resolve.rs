@@ -144,7 +144,7 @@ fn commit_of(r: &Ref) -> gix::ObjectId {
 /// The highest tag (by semver precedence) whose version satisfies `req`.
 /// Tags that are not versions are skipped; a leading `v` is allowed, as in Flux.
 pub(crate) fn highest_match<T>(
-    req: &semver::VersionReq,
+    req: &Range,
     tags: impl IntoIterator<Item = (String, T)>,
 ) -> Option<(String, T)> {
     tags.into_iter()
@@ -161,18 +161,38 @@ fn parse_version(tag: &str) -> Option<semver::Version> {
     semver::Version::parse(bare).ok()
 }
 
-/// Parses a Flux (Masterminds) semver constraint into a `semver::VersionReq`.
+/// A semver range: any of its alternatives (`||`) may match.
+#[derive(Debug, Clone)]
+pub(crate) struct Range(Vec<semver::VersionReq>);
+
+impl Range {
+    fn matches(&self, version: &semver::Version) -> bool {
+        self.0.iter().any(|req| req.matches(version))
+    }
+}
+
+impl std::fmt::Display for Range {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        write!(f, "{}", parts.join(" || "))
+    }
+}
+
+/// Parses a Flux (Masterminds) semver constraint.
 ///
 /// Flux accepts comparators separated by spaces (`>=1.0.0 <2.0.0`) as well as
-/// commas, and `1.2 - 1.4` hyphen ranges; the `semver` crate wants commas, so
-/// this rewrites the range. `||` alternatives have no equivalent in the crate
-/// and are refused with a clear message.
-pub(crate) fn parse_range(range: &str) -> Result<semver::VersionReq, NotFound> {
-    if range.contains("||") {
-        return Err(format!(
-            "semver range {range:?}: `||` alternatives are not supported"
-        ));
-    }
+/// commas, `1.2 - 1.4` hyphen ranges and `||` alternatives; the `semver`
+/// crate wants commas and has no alternatives, so each alternative is
+/// rewritten and parsed on its own.
+pub(crate) fn parse_range(range: &str) -> Result<Range, NotFound> {
+    range
+        .split("||")
+        .map(|alternative| parse_alternative(range, alternative))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Range)
+}
+
+fn parse_alternative(whole: &str, range: &str) -> Result<semver::VersionReq, NotFound> {
     let tokens: Vec<&str> = range.split([' ', ',']).filter(|t| !t.is_empty()).collect();
     let mut comparators = Vec::new();
     let mut i = 0;
@@ -203,10 +223,10 @@ pub(crate) fn parse_range(range: &str) -> Result<semver::VersionReq, NotFound> {
         i += 1;
     }
     if comparators.is_empty() {
-        return Err(format!("semver range {range:?} is empty"));
+        return Err(format!("semver range {whole:?} has an empty part"));
     }
     semver::VersionReq::parse(&comparators.join(", "))
-        .map_err(|e| format!("semver range {range:?}: {e}"))
+        .map_err(|e| format!("semver range {whole:?}: {e}"))
 }
 
 #[cfg(test)]
@@ -240,9 +260,10 @@ mod tests {
     }
 
     #[test]
-    fn semver_alternatives_are_refused_with_reason() {
-        let err = parse_range("1.x || 2.x").unwrap_err();
-        assert!(err.contains("||"), "{err}");
+    fn semver_alternatives_match_either_side() {
+        let tags = ["1.4.0", "2.3.0", "3.0.0"];
+        assert_eq!(pick("~1.4 || ~2.3", &tags).as_deref(), Some("2.3.0"));
+        assert_eq!(pick("^1 || >=3", &tags).as_deref(), Some("3.0.0"));
     }
 
     #[test]
