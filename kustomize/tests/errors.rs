@@ -222,3 +222,29 @@ fn ambiguous_name_reference_names_the_referrer_and_field() {
     );
     assert!(msg.contains("multiple possible referrals"), "{msg}");
 }
+
+#[test]
+fn with_many_bases_the_first_bad_one_in_list_order_is_reported() {
+    // Bases may render in parallel; the error must still be the first one
+    // in the order the kustomization lists them.
+    let mut files: Vec<(String, String)> = Vec::new();
+    let mut list = String::from("resources:\n");
+    for i in 0..16 {
+        list.push_str(&format!("- b{i:02}\n"));
+        let body = if i == 5 || i == 13 {
+            "resourcez: []\n".to_string()
+        } else {
+            format!("resources:\n- cm.yaml\nnamePrefix: p{i}-\n")
+        };
+        files.push((format!("b{i:02}/kustomization.yaml"), body));
+        files.push((format!("b{i:02}/cm.yaml"), CM.to_string()));
+    }
+    files.push(("kustomization.yaml".into(), list));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let t = tree(&refs);
+    let msg = render_err(t.path());
+    assert!(msg.contains("b05/kustomization.yaml"), "{msg}");
+}
