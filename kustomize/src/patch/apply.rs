@@ -491,3 +491,199 @@ impl IdIndex {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn loader() -> (tempfile::TempDir, Loader) {
+        let dir = tempfile::tempdir().unwrap();
+        let loader = Loader::new(dir.path()).unwrap();
+        (dir, loader)
+    }
+
+    fn deployments(n: usize) -> Vec<Resource> {
+        (0..n)
+            .map(|i| {
+                Resource::new(
+                    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                           "metadata": {"name": format!("d{i}")}, "spec": {"replicas": 1}}),
+                    "all.yaml",
+                )
+            })
+            .collect()
+    }
+
+    fn inline(patch: &str, target: Option<Target>) -> Patch {
+        Patch {
+            patch: patch.into(),
+            target,
+            ..Patch::default()
+        }
+    }
+
+    #[test]
+    fn strategic_patch_without_target_must_match_a_resource() {
+        let (_d, l) = loader();
+        let mut rs = deployments(1);
+        let p = inline(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nope\n",
+            None,
+        );
+        let err = apply_patches(&mut rs, &[p], &l).unwrap_err();
+        assert!(matches!(err, PatchError::NoMatch { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("no resource matches Deployment/nope"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn target_that_selects_nothing_is_not_an_error() {
+        let (_d, l) = loader();
+        let mut rs = deployments(1);
+        let target = Target {
+            kind: "StatefulSet".into(),
+            ..Target::default()
+        };
+        let p = inline(
+            "- op: replace\n  path: /spec/replicas\n  value: 3\n",
+            Some(target),
+        );
+        apply_patches(&mut rs, &[p], &l).unwrap();
+        assert_eq!(rs[0].object["spec"]["replicas"], json!(1));
+    }
+
+    #[test]
+    fn json_patch_needs_a_target() {
+        let (_d, l) = loader();
+        let p = inline("- op: remove\n  path: /spec\n", None);
+        let err = apply_patches(&mut deployments(1), &[p], &l).unwrap_err();
+        assert!(err.to_string().contains("needs a 'target'"), "{err}");
+    }
+
+    #[test]
+    fn path_and_patch_together_are_rejected() {
+        let (_d, l) = loader();
+        let p = Patch {
+            path: "p.yaml".into(),
+            patch: "x: 1".into(),
+            ..Patch::default()
+        };
+        let err = apply_patches(&mut deployments(1), &[p], &l).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot be set at the same time"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_patch_file_names_the_file() {
+        let (_d, l) = loader();
+        let p = Patch {
+            path: "missing.yaml".into(),
+            ..Patch::default()
+        };
+        let err = apply_patches(&mut deployments(1), &[p], &l).unwrap_err();
+        assert!(err.to_string().contains("missing.yaml"), "{err}");
+    }
+
+    #[test]
+    fn failing_operation_names_the_object_and_path() {
+        let (_d, l) = loader();
+        let target = Target {
+            kind: "Deployment".into(),
+            ..Target::default()
+        };
+        let p = inline(
+            "- op: replace\n  path: /spec/missing\n  value: 3\n",
+            Some(target),
+        );
+        let err = apply_patches(&mut deployments(1), &[p], &l).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("applying to Deployment/d0"), "{text}");
+        assert!(text.contains("replace /spec/missing"), "{text}");
+    }
+
+    #[test]
+    fn several_patch_documents_with_a_target_are_rejected() {
+        let (_d, l) = loader();
+        let target = Target {
+            kind: "Deployment".into(),
+            ..Target::default()
+        };
+        let p = inline("kind: Deployment\n---\nkind: Deployment\n", Some(target));
+        let err = apply_patches(&mut deployments(1), &[p], &l).unwrap_err();
+        assert!(
+            err.to_string().contains("single strategic merge patch"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn target_less_patches_each_find_their_resource_in_many() {
+        let (_d, l) = loader();
+        let mut rs = deployments(500);
+        let patches: Vec<Patch> = (0..500)
+            .rev()
+            .map(|i| inline(&format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d{i}\nspec:\n  replicas: {i}\n"), None))
+            .collect();
+        apply_patches(&mut rs, &patches, &l).unwrap();
+        assert!(
+            rs.iter()
+                .enumerate()
+                .all(|(i, r)| r.object["spec"]["replicas"] == json!(i))
+        );
+    }
+
+    #[test]
+    fn top_level_delete_removes_the_resource() {
+        let (_d, l) = loader();
+        let mut rs = deployments(2);
+        let p = inline(
+            "$patch: delete\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d0\n",
+            None,
+        );
+        apply_patches(&mut rs, &[p], &l).unwrap();
+        assert_eq!(rs.len(), 1);
+        assert_eq!(rs[0].name(), "d1");
+    }
+
+    #[test]
+    fn allowed_name_change_remembers_the_old_name() {
+        let (_d, l) = loader();
+        let mut rs = deployments(1);
+        let p = Patch {
+            patch: "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: renamed\n".into(),
+            target: Some(Target {
+                name: "d0".into(),
+                ..Target::default()
+            }),
+            options: Some(super::super::PatchOptions {
+                allow_name_change: true,
+                ..Default::default()
+            }),
+            ..Patch::default()
+        };
+        apply_patches(&mut rs, &[p], &l).unwrap();
+        assert_eq!(rs[0].name(), "renamed");
+        assert!(rs[0].was_named("apps", "Deployment", "d0"));
+    }
+
+    #[test]
+    fn legacy_json6902_needs_a_target_name() {
+        let (_d, l) = loader();
+        let entry = LegacyJson6902 {
+            target: Some(Target {
+                kind: "Deployment".into(),
+                ..Target::default()
+            }),
+            patch: "- op: remove\n  path: /spec\n".into(),
+            ..LegacyJson6902::default()
+        };
+        let err = apply_legacy_json6902(&mut deployments(1), &[entry], &l).unwrap_err();
+        assert!(err.to_string().contains("target name"), "{err}");
+    }
+}
