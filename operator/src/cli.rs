@@ -18,6 +18,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the local control plane: a Kubernetes-compatible API server on
+    /// 127.0.0.1 over an embedded durable store. Writes DATA_DIR/kubeconfig
+    /// for kubectl and kube clients; runs until interrupted.
+    ControlPlane {
+        /// Holds the store, certificates and kubeconfig; created when missing.
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 6443)]
+        port: u16,
+    },
     /// Print the CustomResourceDefinitions of Flotilla's API (GitRepository,
     /// Kustomization, Receiver) as YAML, ready for `kubectl apply -f -`.
     Crds,

@@ -398,6 +398,7 @@ pub fn patch(req: &Request) -> Result<Response, Error> {
                 &patch,
                 &opts.manager,
                 force,
+                &opts.subresource,
                 &target,
             )?;
             let (change, w) = finish_update(&state, &info, &old, applied, &opts)?;

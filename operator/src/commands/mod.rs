@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
 mod build;
+mod control_plane;
 mod crds;
 mod source;
 mod validate;
@@ -12,6 +13,7 @@ use crate::cli::Command;
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Build { dir } => build::run(&dir),
+        Command::ControlPlane { data_dir, port } => control_plane::run(data_dir, port),
         Command::Crds => crds::run(),
         Command::Source { command } => source::run(command),
         Command::Validate {
