@@ -122,7 +122,7 @@ pub enum ReplacementError {
     /// The replacement itself is malformed.
     #[error("{replacement}: {reason}")]
     Invalid {
-        /// `<dir>/kustomization replacements[0]` or the replacement file.
+        /// `replacements[0]`, or the replacement file.
         replacement: String,
         /// What is wrong.
         reason: String,
@@ -188,10 +188,8 @@ fn load(
 ) -> Result<Vec<(String, Replacement)>, ReplacementError> {
     let mut out = Vec::new();
     for (i, field) in fields.iter().enumerate() {
-        let label = format!(
-            "{}/kustomization replacements[{i}]",
-            loader.display_root().display()
-        );
+        // The caller prefixes the kustomization file.
+        let label = format!("replacements[{i}]");
         if field.path.is_empty() {
             out.push((
                 label,

@@ -107,7 +107,7 @@ pub enum GeneratorError {
     /// The entry is invalid (no name, bad literal, bad key, repeated key…).
     #[error("{generator}: {reason}")]
     Invalid {
-        /// `<dir>/kustomization configMapGenerator[0] (name)`.
+        /// `configMapGenerator[0] (name)`.
         generator: String,
         /// What is wrong.
         reason: String,
@@ -176,11 +176,8 @@ pub fn run(
         ("secretGenerator", "Secret", secrets),
     ] {
         for (i, args) in list.iter().enumerate() {
-            let label = format!(
-                "{}/kustomization {field}[{i}] ({})",
-                loader.display_root().display(),
-                args.name
-            );
+            // The caller prefixes the kustomization file.
+            let label = format!("{field}[{i}] ({})", args.name);
             let behavior = match args.behavior.as_str() {
                 "" | "create" => Behavior::Create,
                 "merge" => Behavior::Merge,

@@ -33,17 +33,17 @@ pub fn apply_patches(
         let (label, text) = match (inline.is_empty(), entry.path.is_empty()) {
             (true, true) => {
                 return Err(PatchError::Invalid {
-                    patch: inline_label(loader, "patches", i),
+                    patch: inline_label("patches", i),
                     reason: "must specify one of 'patch' and 'path'".into(),
                 });
             }
             (false, false) => {
                 return Err(PatchError::Invalid {
-                    patch: inline_label(loader, "patches", i),
+                    patch: inline_label("patches", i),
                     reason: "'patch' and 'path' cannot be set at the same time".into(),
                 });
             }
-            (false, true) => (inline_label(loader, "patches", i), inline.to_string()),
+            (false, true) => (inline_label("patches", i), inline.to_string()),
             (true, false) => {
                 let label = loader.display(&entry.path).display().to_string();
                 (label.clone(), load_text(loader, &entry.path, &label)?)
@@ -118,7 +118,7 @@ pub fn apply_strategic_merge_entries(
             .ok()
             .filter(|docs| !docs.is_empty() && docs.iter().all(|d| d.get("kind").is_some()));
         let (label, docs) = match inline {
-            Some(docs) => (inline_label(loader, "patchesStrategicMerge", i), docs),
+            Some(docs) => (inline_label("patchesStrategicMerge", i), docs),
             None => {
                 let label = loader.display(entry).display().to_string();
                 let text = load_text(loader, entry, &label)?;
@@ -157,7 +157,7 @@ pub fn apply_legacy_json6902(
     loader: &Loader,
 ) -> Result<(), PatchError> {
     for (i, entry) in entries.iter().enumerate() {
-        let mut label = inline_label(loader, "patchesJson6902", i);
+        let mut label = inline_label("patchesJson6902", i);
         let Some(target) = entry.target.as_ref().filter(|t| !t.name.is_empty()) else {
             return Err(PatchError::Invalid {
                 patch: label,
@@ -205,11 +205,10 @@ pub fn apply_legacy_json6902(
     Ok(())
 }
 
-fn inline_label(loader: &Loader, field: &str, i: usize) -> String {
-    format!(
-        "{}/kustomization {field}[{i}]",
-        loader.display_root().display()
-    )
+/// Errors are wrapped with the kustomization file by the caller, so an inline
+/// patch is named by its field and position only.
+fn inline_label(field: &str, i: usize) -> String {
+    format!("{field}[{i}]")
 }
 
 fn load_text(loader: &Loader, path: &str, label: &str) -> Result<String, PatchError> {
