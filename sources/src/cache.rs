@@ -92,6 +92,10 @@ impl Cache {
         self.root.join("repos")
     }
 
+    fn gc_lock_path(&self) -> PathBuf {
+        self.artifacts_dir().join(".lock")
+    }
+
     fn index_dir(&self) -> PathBuf {
         self.root.join("index")
     }
@@ -184,6 +188,13 @@ impl Cache {
         let _guard = repo_lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Other processes sharing the cache root take turns through an OS
+        // file lock, which the kernel releases if the holder dies.
+        let _repo_file_lock = file_lock(
+            &self.repo_path(&request.url).with_extension("lock"),
+            Some(deadline),
+            &shown_url,
+        )?;
         let repo = self.open_or_init(&request.url)?;
         let request_key = request_key(request);
         let previous = self.read_index(&request_key);
@@ -276,6 +287,7 @@ impl Cache {
             let _gc = artifacts_lock()
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _gc_file_lock = file_lock(&self.gc_lock_path(), Some(deadline), &shown_url)?;
             if final_path.is_dir() {
                 // Same content as an earlier export (another commit, another request): keep the existing folder.
                 drop(staging);
@@ -542,6 +554,7 @@ impl Cache {
         let _gc = artifacts_lock()
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _gc_file_lock = file_lock(&self.gc_lock_path(), None, "")?;
         self.collect_garbage_locked()
     }
 
@@ -630,6 +643,37 @@ fn write_private(path: &Path, content: &str) -> Result<()> {
     let mut file = options.open(path).map_err(Error::io("creating", path))?;
     std::io::Write::write_all(&mut file, content.as_bytes()).map_err(Error::io("writing", path))
 }
+
+/// Takes an exclusive OS lock on `path` (created if missing), waiting until
+/// `deadline` if given, else as long as it takes.
+fn file_lock(path: &Path, deadline: Option<&Deadline>, shown_url: &str) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(Error::io("opening lock file", path))?;
+    let Some(deadline) = deadline else {
+        file.lock().map_err(Error::io("locking", path))?;
+        return Ok(file);
+    };
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if let Some(stop) = deadline.stopped() {
+                    return Err(stop_error(stop, shown_url, deadline));
+                }
+                // Another process is fetching; its fetch is bounded by its own deadline.
+                std::thread::sleep(LOCK_RETRY);
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking", path)(e)),
+        }
+    }
+}
+
+/// How long to wait between attempts to take a lock another process holds.
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Repositories are opened without the machine's or user's git
 /// configuration (no `url.insteadOf` surprises, no credential helpers).

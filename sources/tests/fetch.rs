@@ -401,8 +401,15 @@ fn old_artifacts_are_garbage_collected() {
     // The current artifact and the one before stay; older ones go.
     assert!(paths[3].is_dir() && paths[2].is_dir());
     assert!(!paths[1].exists() && !paths[0].exists());
-    let artifacts = std::fs::read_dir(cache.artifacts_dir()).unwrap().count();
-    assert_eq!(artifacts, 2);
+    let artifacts = std::fs::read_dir(cache.artifacts_dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .count();
+    assert_eq!(
+        artifacts, 2,
+        "only the two retained artifact folders remain"
+    );
 }
 
 #[test]
@@ -943,4 +950,26 @@ fn transfer_cut_mid_pack_leaves_cache_usable() {
 
     let artifact = fetch(&cache, &request).unwrap();
     assert_eq!(read(&artifact, "blob-39.txt"), files[39].1);
+}
+
+#[test]
+fn fetch_waits_for_another_process_holding_the_repository_lock() {
+    if !support::git_available("fetch_waits_for_another_process_holding_the_repository_lock") {
+        return;
+    }
+    let up = Upstream::new(&[("a.yaml", "x\n")]);
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::open(cache_dir.path()).unwrap();
+    let request = FetchRequest::new(up.file_url()).with_timeout(Duration::from_millis(300));
+    // Stand-in for another process: the same OS lock the cache takes per repository.
+    let lock_path = cache.repo_path(&up.file_url()).with_extension("lock");
+    let holder = std::fs::File::create(&lock_path).unwrap();
+    holder.lock().unwrap();
+
+    let err = fetch(&cache, &request).unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+
+    holder.unlock().unwrap();
+    let artifact = fetch(&cache, &request.with_timeout(Duration::from_secs(20))).unwrap();
+    assert_eq!(read(&artifact, "a.yaml"), "x\n");
 }
