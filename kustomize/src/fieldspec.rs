@@ -79,9 +79,15 @@ impl FieldSpec {
 
     /// Whether the spec applies to `res`.
     pub fn matches(&self, res: &Resource) -> bool {
-        self.kind.is_none_or(|k| k == res.kind())
-            && self.group.is_none_or(|g| g == res.group())
-            && self.version.is_none_or(|v| v == res.version())
+        self.matches_gvk(res.group(), res.version(), res.kind())
+    }
+
+    /// Whether the spec applies to objects of this group, version and kind
+    /// (for callers that test many specs against one object).
+    pub fn matches_gvk(&self, group: &str, version: &str, kind: &str) -> bool {
+        self.kind.is_none_or(|k| k == kind)
+            && self.group.is_none_or(|g| g == group)
+            && self.version.is_none_or(|v| v == version)
     }
 
     /// Calls `f` on every value the path reaches in `res` (creating it as

@@ -147,8 +147,13 @@ pub fn add(resources: &mut [Resource], pairs: &BTreeMap<String, String>, specs: 
         return;
     }
     for res in resources.iter_mut() {
+        let (group, version, kind) = (
+            res.group().to_string(),
+            res.version().to_string(),
+            res.kind().to_string(),
+        );
         for spec in specs {
-            if spec.matches(res) {
+            if spec.matches_gvk(&group, &version, &kind) {
                 spec.visit(res, &mut |v: &mut Value| merge_into(v, pairs));
             }
         }

@@ -30,16 +30,16 @@ fn pod_spec_paths(prefix: &'static str, leaves: &[&'static str]) -> Vec<String> 
 }
 
 /// Workload kinds with a pod template, and where their pod spec sits.
-const WORKLOADS: &[(Option<&str>, &str, &str)] = &[
-    (None, "Pod", "spec/"),
-    (None, "PodTemplate", "template/spec/"),
-    (None, "Deployment", "spec/template/spec/"),
-    (None, "ReplicaSet", "spec/template/spec/"),
-    (None, "DaemonSet", "spec/template/spec/"),
-    (None, "StatefulSet", "spec/template/spec/"),
-    (None, "Job", "spec/template/spec/"),
-    (None, "CronJob", "spec/jobTemplate/spec/template/spec/"),
-    (None, "ReplicationController", "spec/template/spec/"),
+const WORKLOADS: &[(&str, &str)] = &[
+    ("Pod", "spec/"),
+    ("PodTemplate", "template/spec/"),
+    ("Deployment", "spec/template/spec/"),
+    ("ReplicaSet", "spec/template/spec/"),
+    ("DaemonSet", "spec/template/spec/"),
+    ("StatefulSet", "spec/template/spec/"),
+    ("Job", "spec/template/spec/"),
+    ("CronJob", "spec/jobTemplate/spec/template/spec/"),
+    ("ReplicationController", "spec/template/spec/"),
 ];
 
 fn leak(s: String) -> &'static str {
@@ -49,7 +49,7 @@ fn leak(s: String) -> &'static str {
 
 fn pod_specs(kinds: &[&str], leaves: &[&'static str]) -> Vec<FieldSpec> {
     let mut out = Vec::new();
-    for (_, kind, prefix) in WORKLOADS {
+    for (kind, prefix) in WORKLOADS {
         if !kinds.contains(kind) {
             continue;
         }
@@ -227,8 +227,7 @@ fn build_table() -> Vec<Referral> {
     ];
     service_account.extend(pod_specs(SA_KINDS, &["serviceAccountName"]));
     let pvc = pod_specs(SA_KINDS, &["volumes/persistentVolumeClaim/claimName"]);
-    let mut priority = pod_specs(SA_KINDS, &["priorityClassName"]);
-    priority.retain(|_| true);
+    let priority = pod_specs(SA_KINDS, &["priorityClassName"]);
     vec![
         Referral {
             group: "apps",

@@ -136,6 +136,19 @@ impl Writer {
     }
 
     fn scalar_str(&mut self, s: &str, indent: usize, simple_key: bool) {
+        // Fast path for the common case (names, keys, images): a letter
+        // first, then only characters that never need quoting, no spaces
+        // (so nothing to fold) and not a YAML 1.1 keyword.
+        let bytes = s.as_bytes();
+        if bytes.first().is_some_and(u8::is_ascii_alphabetic)
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'-'))
+            && resolves_to_string(s)
+        {
+            self.push(s);
+            return;
+        }
         let a = analyze(s);
         let style = if s.contains('\n') {
             if a.block_allowed && !simple_key {
@@ -564,15 +577,47 @@ fn is_timestamp(s: &str) -> bool {
 /// go-yaml v2's key order: runs of digits compare as numbers, non-letters sort
 /// before letters, otherwise by code point.
 pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
+    // Keys are nearly always ASCII: compare bytes without allocating.
+    if a.is_ascii() && b.is_ascii() {
+        return natural_cmp_units(a.as_bytes(), b.as_bytes());
+    }
     let ar: Vec<char> = a.chars().collect();
     let br: Vec<char> = b.chars().collect();
+    natural_cmp_units(&ar, &br)
+}
+
+/// A character of a key: a `char`, or an ASCII byte.
+trait Unit: Copy + Eq + Ord {
+    fn is_letter(self) -> bool;
+    fn digit(self) -> Option<u8>;
+}
+
+impl Unit for char {
+    fn is_letter(self) -> bool {
+        self.is_alphabetic()
+    }
+    fn digit(self) -> Option<u8> {
+        self.is_ascii_digit().then(|| self as u8 - b'0')
+    }
+}
+
+impl Unit for u8 {
+    fn is_letter(self) -> bool {
+        self.is_ascii_alphabetic()
+    }
+    fn digit(self) -> Option<u8> {
+        self.is_ascii_digit().then(|| self - b'0')
+    }
+}
+
+fn natural_cmp_units<U: Unit>(ar: &[U], br: &[U]) -> Ordering {
     let n = ar.len().min(br.len());
     for i in 0..n {
         if ar[i] == br[i] {
             continue;
         }
-        let al = ar[i].is_alphabetic();
-        let bl = br[i].is_alphabetic();
+        let al = ar[i].is_letter();
+        let bl = br[i].is_letter();
         if al && bl {
             return ar[i].cmp(&br[i]);
         }
@@ -584,11 +629,11 @@ pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
             };
         }
         let (mut an, mut bn): (i64, i64) = (0, 0);
-        if ar[i] == '0' || br[i] == '0' {
+        if ar[i].digit() == Some(0) || br[i].digit() == Some(0) {
             let mut j = i;
-            while j > 0 && ar[j - 1].is_ascii_digit() {
+            while j > 0 && ar[j - 1].digit().is_some() {
                 j -= 1;
-                if ar[j] != '0' {
+                if ar[j].digit() != Some(0) {
                     an = 1;
                     bn = 1;
                     break;
@@ -596,17 +641,13 @@ pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
             }
         }
         let mut ai = i;
-        while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(ar[ai] as u8 - b'0'));
+        while let Some(d) = ar.get(ai).and_then(|u| u.digit()) {
+            an = an.wrapping_mul(10).wrapping_add(i64::from(d));
             ai += 1;
         }
         let mut bi = i;
-        while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(br[bi] as u8 - b'0'));
+        while let Some(d) = br.get(bi).and_then(|u| u.digit()) {
+            bn = bn.wrapping_mul(10).wrapping_add(i64::from(d));
             bi += 1;
         }
         if an != bn {
