@@ -12,6 +12,7 @@ mod check;
 pub mod cost;
 pub mod json;
 pub mod lib;
+mod shared;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -280,16 +281,21 @@ impl Activation {
         let val: Box<dyn Val> = value
             .try_into()
             .map_err(|e: ExecutionError| EvalError::Conversion(e.to_string()))?;
-        match self.vars.iter_mut().find(|(n, _)| n == name) {
-            Some(slot) => slot.1 = val,
-            None => self.vars.push((name.to_string(), val)),
-        }
+        self.insert_val(name, val);
         Ok(())
     }
 
     /// Binds `name` to a JSON value (integers become CEL `int`).
     pub fn insert_json(&mut self, name: &str, value: &serde_json::Value) -> Result<(), EvalError> {
-        self.insert(name, json_to_cel(value))
+        self.insert_val(name, shared::json_to_val(value));
+        Ok(())
+    }
+
+    fn insert_val(&mut self, name: &str, val: Box<dyn Val>) {
+        match self.vars.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = val,
+            None => self.vars.push((name.to_string(), val)),
+        }
     }
 
     /// Removes a binding.
