@@ -456,8 +456,11 @@ fn source_value(
                         options.index
                     ),
                 })?;
-            // The part keeps the source scalar's type where it can.
-            Ok(retype_like(value, part))
+            // The part keeps the source scalar's type.
+            retype_like(value, part).map_err(|reason| ReplacementError::Invalid {
+                replacement: label.to_string(),
+                reason: format!("source {}: {reason}", r.id().describe()),
+            })
         }
     }
 }
@@ -734,32 +737,35 @@ fn set_field(
     } else if slot_is_scalar && !slot.is_null() {
         // Only the text changes; the target keeps its type.
         let text = scalar_text(&value);
-        *slot = retype_like(slot, &text);
+        *slot = retype_like(slot, &text)?;
     } else {
         *slot = value;
     }
     Ok(())
 }
 
-/// `text` as a scalar of the same type as `like` where it parses so.
-fn retype_like(like: &Value, text: &str) -> Value {
+/// `text` as a scalar of the same type as `like`. kustomize keeps the YAML
+/// tag and swaps the text, so text that does not read as that type fails
+/// when the object is read back; we report it instead of writing a string.
+fn retype_like(like: &Value, text: &str) -> Result<Value, String> {
+    let mismatch = |ty: &str| format!("cannot write '{text}' into a field holding {ty} ({like})");
     match like {
+        Value::Number(n) if n.is_f64() => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(|| mismatch("a number")),
         Value::Number(_) => text
             .parse::<i64>()
             .map(Value::from)
-            .ok()
-            .or_else(|| {
-                text.parse::<f64>()
-                    .ok()
-                    .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
-            })
-            .unwrap_or_else(|| Value::String(text.to_string())),
+            .map_err(|_| mismatch("an integer")),
         Value::Bool(_) => match text {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
-            _ => Value::String(text.to_string()),
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(mismatch("a boolean")),
         },
-        _ => Value::String(text.to_string()),
+        _ => Ok(Value::String(text.to_string())),
     }
 }
 

@@ -164,3 +164,22 @@ fn paths_keep_dots_inside_brackets_and_after_backslashes() {
         vec!["metadata", "annotations", "example.com/x"]
     );
 }
+
+#[test]
+fn text_that_does_not_fit_an_existing_number_is_an_error() {
+    let mut rs = fixture();
+    rs[0].object["data"]["flag"] = json!("true");
+    let err = run(
+        &mut rs,
+        json!({
+            "source": {"kind": "ConfigMap", "name": "src", "fieldPath": "data.flag"},
+            "targets": [{"select": {"kind": "Deployment"}, "fieldPaths": ["spec.replicas"]}]
+        }),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("cannot write 'true' into a field holding an integer"),
+        "{err}"
+    );
+}
