@@ -90,10 +90,10 @@ pub fn kubectl_with(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Ou
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("kubectl runs");
-    if let Some(mut s) = child.stdin.take() {
-        if let Some(input) = stdin {
-            s.write_all(input.as_bytes()).expect("write stdin");
-        }
+    if let Some(mut s) = child.stdin.take()
+        && let Some(input) = stdin
+    {
+        s.write_all(input.as_bytes()).expect("write stdin");
     }
     child.wait_with_output().expect("kubectl finishes")
 }
