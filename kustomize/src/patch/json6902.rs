@@ -135,11 +135,14 @@ fn array_index(token: &str, len: usize, allow_end: bool) -> Result<usize, String
         .parse()
         .map_err(|_| format!("'{token}' is not an array index"))?;
     let len_i = i64::try_from(len).unwrap_or(i64::MAX);
+    // json-patch v4 resolves a negative `add` index against the list as it
+    // will be after the insert, so `-1` appends.
+    let span = if allow_end { len_i + 1 } else { len_i };
     let resolved = if i < 0 {
-        if i < -len_i {
+        if i < -span {
             return Err(format!("index {i} out of bounds for a list of {len}"));
         }
-        i + len_i
+        i + span
     } else {
         i
     };
@@ -281,6 +284,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, json!({"a": [1, 2, 9]}));
+    }
+
+    #[test]
+    fn negative_add_index_counts_from_the_end_of_the_grown_list() {
+        let out = patched(
+            json!({"a": [1]}),
+            json!([{"op": "add", "path": "/a/-1", "value": 2}]),
+        )
+        .unwrap();
+        assert_eq!(out, json!({"a": [1, 2]}));
     }
 
     #[test]
