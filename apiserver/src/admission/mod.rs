@@ -14,8 +14,8 @@
 //! Error mapping for the HTTP layer: [`Denied`] → a `Status` with
 //! [`Denied::reason`] (`Invalid` unless the validation names another) and
 //! [`Denied::code`] (422 for `Invalid`, 403 `Forbidden`, 401 `Unauthorized`,
-//! 413 `RequestEntityTooLarge`), message [`Denied::message`], one cause
-//! with that message.
+//! 413 `RequestEntityTooLarge`), message [`Denied::message`], and one
+//! `details.causes` entry whose message is [`Denied::cause`] (no field).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -66,6 +66,10 @@ pub struct Denied {
     /// `<resource>.<group> "<name>" is forbidden: ValidatingAdmissionPolicy
     /// '<policy>' with binding '<binding>' denied request: <message>`.
     pub message: String,
+    /// The denial without the `... is forbidden: ` prefix, which Kubernetes
+    /// also sends as the single `Status.details.causes` message (kubectl
+    /// prints it: `The deployments "web" is invalid: : ValidatingAdmissionPolicy ...`).
+    pub cause: String,
     /// The Status reason (`Invalid` by default).
     pub reason: String,
     /// The HTTP code for that reason.
@@ -144,10 +148,14 @@ impl Admission {
             },
             dry_run: attrs.dry_run,
         };
-        let verdicts = set.evaluate(&request, lookup).map_err(|e| Denied {
-            message: forbidden(attrs, &format!("admission evaluation failed: {e}")),
-            reason: "InternalError".into(),
-            code: 500,
+        let verdicts = set.evaluate(&request, lookup).map_err(|e| {
+            let cause = format!("admission evaluation failed: {e}");
+            Denied {
+                message: forbidden(attrs, &cause),
+                cause,
+                reason: "InternalError".into(),
+                code: 500,
+            }
         })?;
         decide(attrs, &verdicts)
     }
@@ -225,8 +233,11 @@ fn decide(attrs: &Attributes<'_>, verdicts: &[Verdict]) -> Result<Admitted, Deni
         return Ok(out);
     }
     let reason = reason.unwrap_or_else(|| "Invalid".to_string());
+    // Kubernetes reports the first denial only.
+    let first = denials.swap_remove(0);
     Err(Denied {
-        message: forbidden(attrs, &denials.join(", ")),
+        cause: first.clone(),
+        message: forbidden(attrs, &first),
         code: reason_code(&reason),
         reason,
     })
