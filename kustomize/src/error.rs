@@ -1,5 +1,9 @@
 //! The crate's error type. Every variant names the file, and the object and
 //! field where there is one.
+//!
+//! Wrapped errors are part of the message rather than `source()`: callers
+//! print errors with their chain (`{:#}`), and a message that also exposes
+//! its source would say the same thing twice.
 
 use std::path::PathBuf;
 
@@ -8,13 +12,12 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// A file or directory could not be read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The path as the user would write it.
         path: PathBuf,
         /// The underlying failure.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A path that must be a directory is not.
     #[error("{}: not a directory", path.display())]
@@ -120,31 +123,28 @@ pub enum Error {
         message: String,
     },
     /// A patch could not be applied.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Patch {
         /// The kustomization file holding the patch.
         path: PathBuf,
         /// What went wrong.
-        #[source]
-        source: crate::patch::PatchError,
+        error: crate::patch::PatchError,
     },
     /// A generator could not build its object.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Generator {
         /// The kustomization file holding the generator.
         path: PathBuf,
         /// What went wrong.
-        #[source]
-        source: crate::generators::GeneratorError,
+        error: crate::generators::GeneratorError,
     },
     /// A replacement could not be applied.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Replacement {
         /// The kustomization file holding the replacement.
         path: PathBuf,
         /// What went wrong.
-        #[source]
-        source: crate::replacements::ReplacementError,
+        error: crate::replacements::ReplacementError,
     },
 }
 

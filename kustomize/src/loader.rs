@@ -20,9 +20,9 @@ pub struct Loader {
 impl Loader {
     /// A loader rooted at `dir`; `dir` must exist and be a directory.
     pub fn new(dir: &Path) -> Result<Self> {
-        let root = dir.canonicalize().map_err(|source| Error::Io {
+        let root = dir.canonicalize().map_err(|error| Error::Io {
             path: dir.to_path_buf(),
-            source,
+            error,
         })?;
         if !root.is_dir() {
             return Err(Error::NotADirectory {
@@ -56,9 +56,9 @@ impl Loader {
         self.root
             .join(rel)
             .canonicalize()
-            .map_err(|source| Error::Io {
+            .map_err(|error| Error::Io {
                 path: self.display(rel),
-                source,
+                error,
             })
     }
 
@@ -76,9 +76,9 @@ impl Loader {
                 root: self.display_root.clone(),
             });
         }
-        std::fs::read(&path).map_err(|source| Error::Io {
+        std::fs::read(&path).map_err(|error| Error::Io {
             path: self.display(rel),
-            source,
+            error,
         })
     }
 

@@ -331,9 +331,9 @@ fn run_generators(
         loader,
         out,
     )
-    .map_err(|source| Error::Generator {
+    .map_err(|error| Error::Generator {
         path: file.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -344,9 +344,9 @@ fn run_transformers(
     file: &Path,
     out: &mut Vec<Resource>,
 ) -> Result<()> {
-    let patch_err = |source| Error::Patch {
+    let patch_err = |error| Error::Patch {
         path: file.to_path_buf(),
-        source,
+        error,
     };
     if !k.patches_strategic_merge.is_empty() {
         patch::apply_strategic_merge_entries(out, &k.patches_strategic_merge, loader)
@@ -374,9 +374,9 @@ fn run_transformers(
     replicas::apply(out, &k.replicas);
     images::apply(out, &k.images);
     if !k.replacements.is_empty() {
-        replacements::apply(out, &k.replacements, loader).map_err(|source| Error::Replacement {
+        replacements::apply(out, &k.replacements, loader).map_err(|error| Error::Replacement {
             path: file.to_path_buf(),
-            source,
+            error,
         })?;
     }
     Ok(())
