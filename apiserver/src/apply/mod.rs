@@ -343,9 +343,18 @@ pub fn server_side_apply(
         .find(|e| e.same_owner(opts.manager, "Apply", subresource))
     {
         Some(e) => {
-            e.fields = applied_set;
-            e.api_version = opts.api_version.to_string();
-            e.time = opts.time.to_string();
+            // A no-op apply keeps the entry as it was, so re-applying an
+            // unchanged manifest does not change the object at all.
+            let unchanged = e.fields == applied_set
+                && e.api_version == opts.api_version
+                && live
+                    .is_some_and(|l| without_managed_fields(l) == without_managed_fields(&result))
+                && taken.is_empty();
+            if !unchanged {
+                e.fields = applied_set;
+                e.api_version = opts.api_version.to_string();
+                e.time = opts.time.to_string();
+            }
         }
         None => entries.push(Entry {
             manager: opts.manager.to_string(),
@@ -358,6 +367,14 @@ pub fn server_side_apply(
     }
     write_entries(&mut result, &entries);
     Ok(result)
+}
+
+fn without_managed_fields(obj: &Value) -> Value {
+    let mut o = obj.clone();
+    if let Some(Value::Object(meta)) = o.get_mut("metadata") {
+        meta.remove("managedFields");
+    }
+    o
 }
 
 /// Merges `applied` into `live` by the schema's shapes: objects field by

@@ -301,3 +301,21 @@ fn a_conflict_with_a_subresource_writer_names_the_subresource() {
         "Apply failed with 1 conflict: conflict with \"kubectl\" with subresource \"scale\" using v1: .data.k"
     );
 }
+
+#[test]
+fn re_applying_the_same_manifest_changes_nothing() {
+    let first = server_side_apply(
+        None,
+        &cm(json!({"a": "1"})),
+        cm_schema(),
+        &opts("kubectl", false),
+    )
+    .expect("applies");
+    let later = ApplyOptions {
+        time: "2030-01-01T00:00:00Z",
+        ..opts("kubectl", false)
+    };
+    let again = server_side_apply(Some(&first), &cm(json!({"a": "1"})), cm_schema(), &later)
+        .expect("applies");
+    assert_eq!(again, first);
+}
