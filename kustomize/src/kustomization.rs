@@ -136,7 +136,7 @@ pub struct Image {
     /// Replacement digest (wins over the tag).
     #[serde(default)]
     pub digest: String,
-    /// Appended to the tag.
+    /// Appended to the existing tag when no new tag or digest is set.
     #[serde(default)]
     pub tag_suffix: String,
 }

@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use crate::fieldspec::FieldSpec;
 use crate::kustomization::Image;
 use crate::resource::Resource;
 
@@ -16,6 +17,32 @@ pub fn apply(resources: &mut [Resource], images: &[Image]) {
     }
     for res in resources.iter_mut() {
         walk(&mut res.object, images);
+        // kustomize then runs its field-spec image filter over the usual pod
+        // spec places as well. Every rewrite is idempotent except
+        // `tagSuffix`, which therefore lands twice there, as in kustomize.
+        for spec in FIELD_SPECS {
+            spec.visit(res, &mut |v: &mut Value| {
+                if let Value::String(image) = v {
+                    rewrite_all(image, images);
+                }
+            });
+        }
+    }
+}
+
+/// kustomize's `images` field specs (any kind).
+const FIELD_SPECS: &[FieldSpec] = &[
+    FieldSpec::any("spec/containers/image", false),
+    FieldSpec::any("spec/initContainers/image", false),
+    FieldSpec::any("spec/template/spec/containers/image", false),
+    FieldSpec::any("spec/template/spec/initContainers/image", false),
+];
+
+fn rewrite_all(image: &mut String, images: &[Image]) {
+    for rule in images {
+        if let Some(new) = rewrite(image, rule) {
+            *image = new;
+        }
     }
 }
 
@@ -28,11 +55,7 @@ fn walk(v: &mut Value, images: &[Image]) {
                 {
                     for item in items.iter_mut() {
                         if let Some(Value::String(image)) = item.get_mut("image") {
-                            for rule in images {
-                                if let Some(new) = rewrite(image, rule) {
-                                    *image = new;
-                                }
-                            }
+                            rewrite_all(image, images);
                         }
                     }
                 }
@@ -84,12 +107,15 @@ fn rewrite(image: &str, rule: &Image) -> Option<String> {
     } else {
         rule.new_name.as_str()
     };
+    // kustomize appends `tagSuffix` only when no new tag (or digest) is set.
     let rest = if !rule.digest.is_empty() {
         format!("@{}", rule.digest)
     } else if !rule.new_tag.is_empty() {
-        format!(":{}{}", rule.new_tag, rule.tag_suffix)
-    } else if !rule.tag_suffix.is_empty() && rest.starts_with(':') {
-        format!("{rest}{}", rule.tag_suffix)
+        format!(":{}", rule.new_tag)
+    } else if !rule.tag_suffix.is_empty() && (rest.is_empty() || rest.starts_with(':')) {
+        // An untagged image gets the suffix as its whole tag (`busybox:-y`).
+        let tag = rest.strip_prefix(':').unwrap_or("");
+        format!(":{tag}{}", rule.tag_suffix)
     } else {
         rest.to_string()
     };
