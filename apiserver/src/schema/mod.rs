@@ -193,11 +193,9 @@ pub fn check_crd(crd: &Value) -> Result<(), Invalid> {
         for (i, v) in versions.iter().enumerate() {
             if let Some(schema) = v.pointer("/schema/openAPIV3Schema") {
                 let node = builtin::catalog().node_for(schema);
-                rules::check_rules_compile(
-                    node,
-                    &format!("spec.versions[{i}].schema.openAPIV3Schema"),
-                    &mut errors,
-                );
+                let path = format!("spec.versions[{i}].schema.openAPIV3Schema");
+                check_structural(schema, &path, true, &mut errors);
+                rules::check_rules_compile(node, &path, &mut errors);
             }
         }
     }
@@ -205,6 +203,58 @@ pub fn check_crd(crd: &Value) -> Result<(), Invalid> {
         Ok(())
     } else {
         Err(Invalid { errors })
+    }
+}
+
+/// The structural-schema rules Kubernetes enforces on CRD schemas (the
+/// ones pruning and defaulting rely on): every node has a `type` (unless it
+/// is int-or-string or preserves unknown fields), `properties` and
+/// `additionalProperties` exclude each other, the root is an object.
+fn check_structural(schema: &Value, path: &str, root: bool, errors: &mut Vec<FieldError>) {
+    let Value::Object(m) = schema else { return };
+    let flag = |k: &str| m.get(k).and_then(Value::as_bool) == Some(true);
+    let ty = m.get("type").and_then(Value::as_str).unwrap_or("");
+    if ty.is_empty()
+        && !flag("x-kubernetes-int-or-string")
+        && !flag("x-kubernetes-preserve-unknown-fields")
+    {
+        errors.push(FieldError {
+            reason: "FieldValueRequired",
+            field: format!("{path}.type"),
+            message: "Required value: must not be empty for specified object fields".into(),
+        });
+    }
+    if root && !ty.is_empty() && ty != "object" {
+        errors.push(FieldError {
+            reason: "FieldValueInvalid",
+            field: format!("{path}.type"),
+            message: format!("Invalid value: {ty:?}: must be object at the root"),
+        });
+    }
+    if m.contains_key("properties")
+        && matches!(m.get("additionalProperties"), Some(Value::Object(_)))
+    {
+        errors.push(FieldError {
+            reason: "FieldValueForbidden",
+            field: format!("{path}.additionalProperties"),
+            message: "Forbidden: additionalProperties and properties are mutual exclusive".into(),
+        });
+    }
+    if let Some(Value::Object(props)) = m.get("properties") {
+        for (name, child) in props {
+            check_structural(child, &format!("{path}.properties[{name}]"), false, errors);
+        }
+    }
+    if let Some(items) = m.get("items") {
+        check_structural(items, &format!("{path}.items"), false, errors);
+    }
+    if let Some(additional @ Value::Object(_)) = m.get("additionalProperties") {
+        check_structural(
+            additional,
+            &format!("{path}.additionalProperties"),
+            false,
+            errors,
+        );
     }
 }
 
@@ -263,6 +313,19 @@ mod tests {
         let checked = check_builtin("io.k8s.api.core.v1.ConfigMap", &mut cm);
         assert_eq!(checked.unknown_fields, vec!["dta"]);
         assert!(cm.get("dta").is_none());
+    }
+
+    #[test]
+    fn a_crd_schema_node_without_a_type_is_not_structural() {
+        let crd = json!({"spec": {"versions": [{"name": "v1", "schema": {"openAPIV3Schema": {
+            "type": "object", "properties": {"spec": {"properties": {"a": {"type": "string"}}},
+                                             "free": {"x-kubernetes-preserve-unknown-fields": true}}}}}]}});
+        let err = check_crd(&crd).expect_err("not structural");
+        assert_eq!(err.errors.len(), 1);
+        assert_eq!(
+            err.to_string(),
+            "spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields"
+        );
     }
 
     #[test]
