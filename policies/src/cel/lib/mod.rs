@@ -68,11 +68,18 @@ pub(crate) fn adapt<'b, 'v>(
     args: Vec<CowVal<'b, 'v>>,
     f: ValueFn,
 ) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    let values = args
-        .iter()
-        .map(|a| Value::try_from(a.as_ref()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let out = f(&values)?;
+    // Most library functions take one or two arguments: convert those on
+    // the stack rather than into a fresh `Vec` on every call.
+    let value = |i: usize| Value::try_from(args[i].as_ref());
+    let out = match args.len() {
+        0 => f(&[])?,
+        1 => f(&[value(0)?])?,
+        2 => f(&[value(0)?, value(1)?])?,
+        _ => f(&args
+            .iter()
+            .map(|a| Value::try_from(a.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?)?,
+    };
     let boxed: Box<dyn Val> = out.try_into()?;
     Ok(CowVal::Owned(boxed))
 }
@@ -149,6 +156,31 @@ pub(crate) fn str_arg<'a>(
             function,
             format!("expected string, got {}", other.type_of()),
         )),
+        None => Err(ExecutionError::invalid_argument_count(i + 1, args.len())),
+    }
+}
+
+/// The string at `args[i]` of an interpreter call, borrowed: for the hot
+/// functions that skip [`adapt`] and its copy of every string argument.
+pub(crate) fn cow_str_arg<'a>(
+    function: &str,
+    args: &'a [CowVal<'_, '_>],
+    i: usize,
+) -> Result<&'a str, ExecutionError> {
+    match args.get(i) {
+        Some(v) => match v.downcast_ref::<cel::common::types::CelString>() {
+            Some(s) => Ok(s.inner()),
+            None => Err(fail(
+                function,
+                format!(
+                    "expected string, got {}",
+                    Value::try_from(v.as_ref()).map_or_else(
+                        |_| v.get_type().name().to_string(),
+                        |v| v.type_of().to_string()
+                    )
+                ),
+            )),
+        },
         None => Err(ExecutionError::invalid_argument_count(i + 1, args.len())),
     }
 }

@@ -13,7 +13,7 @@ use cel::common::types::{INT_TYPE, STRING_TYPE, Type};
 use cel::objects::Opaque;
 use cel::{ExecutionError, Value};
 
-use super::{Registrar, fail, opaque_arg, str_arg, value_fn};
+use super::{Registrar, cow_str_arg, fail, opaque_arg, str_arg, value_fn};
 
 const TYPE_NAME: &str = "kubernetes.Quantity";
 
@@ -194,11 +194,15 @@ fn other(function: &str, a: &[Value]) -> Result<Quantity, ExecutionError> {
     }
 }
 
-value_fn!(quantity_fn, |a: &[Value]| {
-    Quantity::parse(str_arg("quantity", a, 0)?)
-        .map(quantity_value)
-        .map_err(|e| fail("quantity", e))
-});
+/// `quantity(s)`, reading the string in place: policies call it per
+/// container, and [`super::adapt`] would copy the string first.
+fn quantity_fn<'b, 'v>(
+    args: Vec<cel::common::value::CowVal<'b, 'v>>,
+) -> Result<cel::common::value::CowVal<'b, 'v>, ExecutionError> {
+    let q = Quantity::parse(cow_str_arg("quantity", &args, 0)?).map_err(|e| fail("quantity", e))?;
+    let boxed: Box<dyn cel::common::value::Val> = quantity_value(q).try_into()?;
+    Ok(cel::common::value::CowVal::Owned(boxed))
+}
 value_fn!(is_quantity_fn, |a: &[Value]| Ok(Value::Bool(
     Quantity::parse(str_arg("isQuantity", a, 0)?).is_ok()
 )));

@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use cel::common::types::{INT_TYPE, STRING_TYPE};
+use cel::common::types::{CelBool, INT_TYPE, STRING_TYPE};
+use cel::common::value::CowVal;
 use cel::{ExecutionError, Value};
 
-use super::{Registrar, fail, str_arg, value_fn};
+use super::{Registrar, cow_str_arg, fail, str_arg, value_fn};
 
 /// The internal function `matches` calls are rewritten to (see
 /// [`rewrite_matches`]): the same semantics with compiled patterns cached.
@@ -34,11 +35,17 @@ value_fn!(find_all_limit_fn, |a: &[Value]| match a.get(2) {
     _ => Err(fail("findAll", "limit must be an int")),
 });
 
-value_fn!(matches_fn, |a: &[Value]| {
-    let s = str_arg("matches", a, 0)?;
-    let re = compile("matches", str_arg("matches", a, 1)?)?;
-    Ok(Value::Bool(re.is_match(s)))
-});
+/// `@matches(s, pattern)`, on the interpreter's values directly: it runs in
+/// many policies, and [`super::adapt`] would copy both strings on each call.
+fn matches_fn<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let s = cow_str_arg("matches", &args, 0)?;
+    let re = compile("matches", cow_str_arg("matches", &args, 1)?)?;
+    Ok(CowVal::Borrowed(if re.is_match(s) {
+        &CelBool::TRUE
+    } else {
+        &CelBool::FALSE
+    }))
+}
 
 /// Most patterns kept per thread; policies use a handful each.
 const CACHE_SIZE: usize = 512;
