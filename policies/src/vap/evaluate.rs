@@ -96,6 +96,9 @@ impl PolicySet {
         };
 
         let mut activation: Option<Activation> = None;
+        // Whether `params` holds a params object rather than null: rebinding
+        // null for every policy without params cost a conversion each.
+        let mut params_bound = true;
         let mut verdicts = Vec::new();
         for binding in &self.bindings {
             let Some(policy) = self.policies.get(&binding.spec.policy_name) else {
@@ -129,8 +132,11 @@ impl PolicySet {
             };
             match resolve_params(policy, binding, req, lookup) {
                 Params::None => {
-                    act.insert("params", Value::Null)
-                        .map_err(Error::Evaluation)?;
+                    if params_bound {
+                        act.insert("params", Value::Null)
+                            .map_err(Error::Evaluation)?;
+                        params_bound = false;
+                    }
                     let mut v = verdict(None);
                     if run_policy(policy, act, &mut v)? {
                         verdicts.push(v);
@@ -139,6 +145,7 @@ impl PolicySet {
                 Params::Found(list) => {
                     for (id, p) in list {
                         act.insert_json("params", p).map_err(Error::Evaluation)?;
+                        params_bound = true;
                         let mut v = verdict(Some(id));
                         if run_policy(policy, act, &mut v)? {
                             verdicts.push(v);
