@@ -71,6 +71,9 @@ pub struct Denial {
     pub reason: String,
     /// HTTP code, usually 422 (or 403).
     pub code: u16,
+    /// `details.causes`: kubectl prints these after "is invalid", so without
+    /// them users would not see why the policy denied the request.
+    pub causes: Vec<Cause>,
 }
 
 /// Every way a request can fail.
@@ -177,6 +180,7 @@ impl Error {
     fn causes(&self) -> &[Cause] {
         match self {
             Error::ApplyConflict { causes, .. } | Error::Invalid { causes, .. } => causes,
+            Error::Denied(d) => &d.causes,
             _ => &[],
         }
     }

@@ -115,6 +115,12 @@ fn a_deny_policy_refuses_the_write() {
     assert!(ok, "{out}");
     let (ok, out) = c.apply(&deployment(10));
     assert!(!ok, "a deployment over the limit was admitted: {out}");
+    // kubectl prints the Status causes: the user must see which policy said no, and why.
+    assert!(
+        out.contains("ValidatingAdmissionPolicy 'max-replicas'")
+            && out.contains("at most 5 replicas"),
+        "kubectl did not show the policy's reason: {out}"
+    );
     let (found, _) = c.kubectl(&["get", "deployment", "web", "-n", "default"]);
     assert!(!found, "the denied deployment was stored");
     let (ok, out) = c.apply(&deployment(3));

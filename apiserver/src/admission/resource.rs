@@ -69,6 +69,9 @@ pub fn admit_resource(
             message: denied.message,
             reason: denied.reason,
             code: denied.code,
+            // Kubernetes sends the policy's message as a cause with no
+            // reason and no field.
+            causes: vec![crate::error::Cause::new("", "", denied.cause)],
         }))),
     }
 }
