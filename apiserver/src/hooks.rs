@@ -105,29 +105,7 @@ pub fn validate_object(
     validation: FieldValidation,
     target: &Target,
 ) -> Result<Vec<String>, Error> {
-    let checked = match &info.schema {
-        SchemaSource::Crd { schema, .. } => {
-            crate::schema::check_custom_resource(schema.as_ref(), obj, old).map_err(|invalid| {
-                Error::Invalid {
-                    target: target.clone(),
-                    causes: invalid
-                        .errors
-                        .iter()
-                        .map(|e| crate::error::Cause::new(e.reason, &e.field, e.message.clone()))
-                        .collect(),
-                }
-            })?
-        }
-        SchemaSource::BuiltIn { definition } => crate::schema::check_builtin(definition, obj),
-    };
-    match validation {
-        FieldValidation::Strict => match checked.strict_error() {
-            Some(message) => Err(Error::BadRequest(message)),
-            None => Ok(Vec::new()),
-        },
-        FieldValidation::Warn => Ok(checked.warnings()),
-        FieldValidation::Ignore => Ok(Vec::new()),
-    }
+    crate::schema::check_for_resource(info, obj, old, validation, target)
 }
 
 /// Runs the ValidatingAdmissionPolicies stored in the control plane;

@@ -154,7 +154,6 @@ fn kubectl_explain_shows_the_doc_comments() {
 }
 
 #[test]
-#[ignore = "the control plane does not validate custom resources on write yet: apiserver::schema::resource::check_for_resource is not called by the HTTP layer; run with --ignored once it is"]
 fn kubectl_refuses_objects_that_break_the_schema() {
     if !have_kubectl() {
         return;
@@ -172,7 +171,6 @@ fn kubectl_refuses_objects_that_break_the_schema() {
 }
 
 #[test]
-#[ignore = "the control plane does not validate custom resources on write yet: apiserver::schema::resource::check_for_resource is not called by the HTTP layer; run with --ignored once it is"]
 fn kubectl_refuses_a_ref_with_two_selectors() {
     if !have_kubectl() {
         return;
