@@ -15,6 +15,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+// The same allocator as the `flotilla` binary, so the figures are the CLI's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 const CHILD_ENV: &str = "FLOTILLA_BENCH_RENDER_ONCE";
