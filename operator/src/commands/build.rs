@@ -9,6 +9,7 @@ use anyhow::Context;
 pub fn run(dir: &Path) -> anyhow::Result<ExitCode> {
     let yaml = kustomize::build(dir).with_context(|| format!("rendering {}", dir.display()))?;
     let mut out = std::io::stdout().lock();
-    out.write_all(yaml.as_bytes()).context("writing to stdout")?;
+    out.write_all(yaml.as_bytes())
+        .context("writing to stdout")?;
     Ok(ExitCode::SUCCESS)
 }
