@@ -48,14 +48,7 @@ pub fn prepare(state: &State, crd: &mut Value) -> Result<(), Error> {
             )],
         });
     }
-    crate::schema::check_crd(crd).map_err(|invalid| Error::Invalid {
-        target: target.clone(),
-        causes: invalid
-            .errors
-            .iter()
-            .map(|e| Cause::new(e.reason, &e.field, e.message.clone()))
-            .collect(),
-    })?;
+    crate::schema::check_crd(crd).map_err(|invalid| invalid.into_error(&target))?;
     let mut registry = state.registry();
     registry.add_crd(crd).map_err(|e| {
         let (field, message) = match &e {

@@ -38,14 +38,7 @@ pub fn check_for_resource(
     let checked: Checked = match &info.schema {
         SchemaSource::BuiltIn { definition } => check_builtin(definition, obj),
         SchemaSource::Crd { schema, .. } => check_custom_resource(schema.as_ref(), obj, old)
-            .map_err(|invalid| Error::Invalid {
-                target: target.clone(),
-                causes: invalid
-                    .errors
-                    .iter()
-                    .map(|e| Cause::new(e.reason, &e.field, e.message.clone()))
-                    .collect(),
-            })?,
+            .map_err(|invalid| invalid.into_error(target))?,
     };
     match validation {
         FieldValidation::Strict => match checked.strict_error() {
@@ -54,6 +47,20 @@ pub fn check_for_resource(
         },
         FieldValidation::Warn => Ok(checked.warnings()),
         FieldValidation::Ignore => Ok(Vec::new()),
+    }
+}
+
+impl super::Invalid {
+    /// The 422 `Invalid` Status for `target`, one cause per field problem.
+    pub fn into_error(self, target: &Target) -> Error {
+        Error::Invalid {
+            target: target.clone(),
+            causes: self
+                .errors
+                .into_iter()
+                .map(|e| Cause::new(e.reason, &e.field, e.message))
+                .collect(),
+        }
     }
 }
 
