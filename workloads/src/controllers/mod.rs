@@ -1,0 +1,1 @@
+//! The workload controllers, one module each.

@@ -1,0 +1,1 @@
+//! Simulated nodes: Node objects, Lease heartbeats and the kubelet.
