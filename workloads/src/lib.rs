@@ -7,10 +7,13 @@
 //! Like kwok, nothing runs: containers are simulated. Everything talks to the
 //! API server through an ordinary [`kube::Client`], as kube-controller-manager
 //! and the kubelet do, so this crate works against any API server and the
-//! API server knows nothing of it.
+//! API server knows nothing of it. Start it all with [`Simulation::start`].
 
 pub mod controllers;
 mod error;
 pub mod nodes;
+pub mod scheduler;
+mod simulation;
 
 pub use error::{Error, Result};
+pub use simulation::{SimConfig, SimHandle, Simulation};

@@ -1,0 +1,1 @@
+//! The container behaviours a pod can ask the simulated kubelet for.
