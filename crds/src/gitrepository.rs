@@ -197,7 +197,8 @@ pub struct GitRepositoryStatus {
 #[serde(rename_all = "camelCase")]
 pub struct Artifact {
     /// Path of the artifact in Flotilla's artifact storage, relative to its root:
-    /// `gitrepository/<namespace>/<name>/<commit>.tar.gz`.
+    /// `artifacts/<digest hex>`, a read-only directory holding the exported tree
+    /// (content-addressed, so identical trees are stored once).
     pub path: String,
 
     /// Source revision the artifact was made from: `<branch>@sha1:<commit>` for a branch,
