@@ -8,6 +8,7 @@
 //! Boundaries: serves the API and stores objects; workload controllers and
 //! GitOps reconcilers live elsewhere and talk to it as clients.
 
+pub mod allocator;
 pub mod control_plane;
 pub mod crd;
 pub mod discovery;

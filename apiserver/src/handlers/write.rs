@@ -146,6 +146,9 @@ pub fn finish_create(
         m.remove("status");
     }
     objects::apply_builtin_defaults(info, &mut obj);
+    if info.group.is_empty() && info.plural == "services" {
+        crate::allocator::allocate_service(state, None, &mut obj, &target)?;
+    }
     // Objects with a spec (and every custom resource) track generation;
     // data-only kinds like ConfigMap have none, as in Kubernetes.
     if info.is_custom() || obj.get("spec").is_some() {
@@ -200,6 +203,9 @@ pub fn finish_update(
     }
     let status_only = opts.subresource == "status";
     let mut new = objects::prepare_update(info, old, new, status_only);
+    if info.group.is_empty() && info.plural == "services" && !status_only {
+        crate::allocator::allocate_service(state, Some(old), &mut new, &target)?;
+    }
     if info.group == "apiextensions.k8s.io"
         && info.plural == "customresourcedefinitions"
         && !status_only
