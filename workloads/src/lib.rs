@@ -11,9 +11,13 @@
 
 pub mod controllers;
 mod error;
+mod events;
+mod labels;
 pub mod nodes;
+pub mod quantity;
 pub mod scheduler;
 mod simulation;
+mod status;
 
 pub use error::{Error, Result};
 pub use simulation::{SimConfig, SimHandle, Simulation};

@@ -3,6 +3,7 @@
 //! the kubelet that plays them out in pod status ([`kubelet`]).
 
 pub mod behavior;
+mod containers;
 mod kubelet;
 mod node;
 
