@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 
 use super::workload::{
     Ctx, api_err, build, condition, controlled_by, controller_ref, create_idempotent,
-    delete_quietly, describe, drain, error_policy, is_deleting, is_ready, now_rfc3339, phase,
-    patch_status,
+    delete_quietly, describe, drain, error_policy, is_deleting, is_ready, now_rfc3339,
+    patch_status, phase, time,
 };
 use crate::error::Result;
 
@@ -54,15 +54,11 @@ pub(crate) async fn run(client: kube::Client) {
 /// Whether a Job has a true `Complete` or `Failed` condition.
 pub(crate) fn finished(job: &Job) -> Option<&'static str> {
     let conditions = job.status.as_ref().and_then(|s| s.conditions.as_ref())?;
-    for kind in ["Complete", "Failed"] {
-        if conditions
+    ["Complete", "Failed"].into_iter().find(|kind| {
+        conditions
             .iter()
-            .any(|c| c.type_ == kind && c.status == "True")
-        {
-            return Some(kind);
-        }
-    }
-    None
+            .any(|c| c.type_ == *kind && c.status == "True")
+    })
 }
 
 /// How many more pods to start: `parallelism` bounded by what remains to
@@ -127,7 +123,11 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action> {
         == Some("OnFailure");
     let restarts: i32 = if restart_on_failure {
         pods.iter()
-            .flat_map(|p| p.status.iter().flat_map(|s| s.container_statuses.iter().flatten()))
+            .flat_map(|p| {
+                p.status
+                    .iter()
+                    .flat_map(|s| s.container_statuses.iter().flatten())
+            })
             .map(|c| c.restart_count)
             .sum()
     } else {
@@ -141,12 +141,16 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action> {
 
     let suspended = spec.suspend == Some(true);
     let parallelism = spec.parallelism.unwrap_or(1);
-    let completions = spec.completions.or(if spec.parallelism.is_none() { Some(1) } else { None });
+    let completions = spec.completions.or(if spec.parallelism.is_none() {
+        Some(1)
+    } else {
+        None
+    });
     let backoff_limit = spec.backoff_limit.unwrap_or(6);
     let start_time = status
         .start_time
         .as_ref()
-        .map(|t| t.0)
+        .map(time)
         .or_else(|| (!suspended).then(chrono::Utc::now));
 
     let mut conditions: Vec<Value> = Vec::new();
@@ -178,35 +182,68 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action> {
         None => succeeded > 0 && active.is_empty(),
     };
     if outcome.is_none() && complete {
-        outcome = Some(("Complete", "CompletionsReached", "Reached expected number of succeeded pods".into()));
+        outcome = Some((
+            "Complete",
+            "CompletionsReached",
+            "Reached expected number of succeeded pods".into(),
+        ));
     }
 
     let mut created = 0;
     if let Some((kind, reason, message)) = &outcome {
         // Remaining pods are stopped once the outcome is known.
         for p in &active {
-            delete_quietly(&pods_api, &p.name_any(), false, &format!("pod {ns}/{}", p.name_any()))
-                .await?;
+            delete_quietly(
+                &pods_api,
+                &p.name_any(),
+                false,
+                &format!("pod {ns}/{}", p.name_any()),
+            )
+            .await?;
         }
         let (target_type, target_reason) = if *kind == "Failed" {
             ("FailureTarget", *reason)
         } else {
             ("SuccessCriteriaMet", *reason)
         };
-        conditions.push(condition(Some(&old_conditions), target_type, "True", target_reason, message));
-        conditions.push(condition(Some(&old_conditions), kind, "True", reason, message));
+        conditions.push(condition(
+            Some(&old_conditions),
+            target_type,
+            "True",
+            target_reason,
+            message,
+        ));
+        conditions.push(condition(
+            Some(&old_conditions),
+            kind,
+            "True",
+            reason,
+            message,
+        ));
         tracing::info!(outcome = kind, reason, "job finished");
     } else if suspended {
         for p in &active {
-            delete_quietly(&pods_api, &p.name_any(), false, &format!("pod {ns}/{}", p.name_any()))
-                .await?;
+            delete_quietly(
+                &pods_api,
+                &p.name_any(),
+                false,
+                &format!("pod {ns}/{}", p.name_any()),
+            )
+            .await?;
         }
-        conditions.push(condition(Some(&old_conditions), "Suspended", "True", "JobSuspended", "Job suspended"));
+        conditions.push(condition(
+            Some(&old_conditions),
+            "Suspended",
+            "True",
+            "JobSuspended",
+            "Job suspended",
+        ));
     } else {
         let want = want_active(parallelism, completions, succeeded);
         let active_count = active.len() as i32;
         if active_count < want {
-            let running_indexes: BTreeSet<i32> = active.iter().filter_map(|p| index_of(p)).collect();
+            let running_indexes: BTreeSet<i32> =
+                active.iter().filter_map(|p| index_of(p)).collect();
             let mut free_indexes = (0..completions.unwrap_or(0))
                 .filter(|i| !succeeded_indexes.contains(i) && !running_indexes.contains(i));
             for _ in active_count..want {
@@ -227,8 +264,13 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action> {
             let mut extra: Vec<&&Pod> = active.iter().collect();
             extra.sort_by_key(|p| std::cmp::Reverse(p.metadata.creation_timestamp.clone()));
             for p in extra.into_iter().take((active_count - want) as usize) {
-                delete_quietly(&pods_api, &p.name_any(), false, &format!("pod {ns}/{}", p.name_any()))
-                    .await?;
+                delete_quietly(
+                    &pods_api,
+                    &p.name_any(),
+                    false,
+                    &format!("pod {ns}/{}", p.name_any()),
+                )
+                .await?;
             }
         }
     }
@@ -247,8 +289,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action> {
         "uncountedTerminatedPods": {},
     });
     if let Some(start) = start_time {
-        new_status["startTime"] =
-            json!(start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        new_status["startTime"] = json!(start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     }
     if indexed {
         new_status["completedIndexes"] = json!(compress_indexes(&succeeded_indexes));
@@ -279,15 +320,16 @@ async fn finished_job(job: &Job, jobs: &Api<Job>) -> Result<Action> {
     let status = job.status.clone().unwrap_or_default();
     let finished_at = status
         .completion_time
-        .map(|t| t.0)
+        .as_ref()
+        .map(time)
         .or_else(|| {
             status
                 .conditions
                 .iter()
                 .flatten()
                 .find(|c| c.type_ == "Failed" && c.status == "True")
-                .and_then(|c| c.last_transition_time.clone())
-                .map(|t| t.0)
+                .and_then(|c| c.last_transition_time.as_ref())
+                .map(time)
         })
         .unwrap_or_else(chrono::Utc::now);
     let due = finished_at + chrono::Duration::seconds(i64::from(ttl));
@@ -304,7 +346,9 @@ async fn finished_job(job: &Job, jobs: &Api<Job>) -> Result<Action> {
 
 fn ttl_action(spec: &k8s_openapi::api::batch::v1::JobSpec) -> Action {
     match spec.ttl_seconds_after_finished {
-        Some(ttl) => Action::requeue(Duration::from_secs(u64::try_from(ttl).unwrap_or(0)) + Duration::from_millis(50)),
+        Some(ttl) => Action::requeue(
+            Duration::from_secs(u64::try_from(ttl).unwrap_or(0)) + Duration::from_millis(50),
+        ),
         None => Action::await_change(),
     }
 }

@@ -4,8 +4,23 @@
 
 use tokio::task::JoinSet;
 
+pub mod cronjob;
+pub mod daemonset;
+pub mod endpointslice;
+pub mod ingress;
+pub mod job;
+pub mod statefulset;
+pub mod volume;
+pub(crate) mod workload;
+
 /// Starts every workload controller on `tasks`. Adding a controller is one
 /// line here.
 pub(crate) fn spawn_all(client: &kube::Client, tasks: &mut JoinSet<()>) {
-    let _ = (client, tasks);
+    tasks.spawn(statefulset::run(client.clone()));
+    tasks.spawn(daemonset::run(client.clone()));
+    tasks.spawn(job::run(client.clone()));
+    tasks.spawn(cronjob::run(client.clone()));
+    tasks.spawn(endpointslice::run(client.clone()));
+    tasks.spawn(volume::run(client.clone()));
+    tasks.spawn(ingress::run(client.clone()));
 }

@@ -206,8 +206,12 @@ async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action> {
                 "revision": next,
             }),
         )?;
-        create_idempotent(&revisions_api, &rev, &format!("controllerrevision {update_revision}"))
-            .await?;
+        create_idempotent(
+            &revisions_api,
+            &rev,
+            &format!("controllerrevision {update_revision}"),
+        )
+        .await?;
     }
     let status = set.status.clone().unwrap_or_default();
     let current_revision = status
@@ -228,7 +232,9 @@ async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action> {
         .map_err(api_err(format!("listing pods of {what}")))?
         .items
         .into_iter()
-        .filter(|p| controlled_by(&p.metadata, &uid))
+        .filter(|p| {
+            controlled_by(&p.metadata, &uid) && crate::labels::matches(&spec.selector, p.labels())
+        })
         .collect();
     let mut views = Vec::new();
     for p in &pods {
@@ -353,10 +359,18 @@ async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action> {
         "collisionCount": status.collision_count.unwrap_or(0),
     });
     let old_status = serde_json::to_value(&status).unwrap_or(Value::Null);
-    let differs = ["observedGeneration", "replicas", "readyReplicas", "currentReplicas",
-        "updatedReplicas", "availableReplicas", "currentRevision", "updateRevision"]
-        .iter()
-        .any(|k| old_status.get(*k).unwrap_or(&json!(0)) != new_status.get(*k).unwrap_or(&json!(0)));
+    let differs = [
+        "observedGeneration",
+        "replicas",
+        "readyReplicas",
+        "currentReplicas",
+        "updatedReplicas",
+        "availableReplicas",
+        "currentRevision",
+        "updateRevision",
+    ]
+    .iter()
+    .any(|k| old_status.get(*k).unwrap_or(&json!(0)) != new_status.get(*k).unwrap_or(&json!(0)));
     if differs {
         let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &ns);
         patch_status(&sets, &name, new_status, &what).await?;
@@ -456,7 +470,10 @@ mod tests {
     fn ordered_ready_creates_one_pod_and_waits_for_it() {
         assert_eq!(plan(3, false, Some(0), &[]), vec![Step::Create(0)]);
         assert_eq!(plan(3, false, Some(0), &[pod(0, false)]), vec![]);
-        assert_eq!(plan(3, false, Some(0), &[pod(0, true)]), vec![Step::Create(1)]);
+        assert_eq!(
+            plan(3, false, Some(0), &[pod(0, true)]),
+            vec![Step::Create(1)]
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -122,7 +122,7 @@ pub(crate) fn availability(pod: &Pod, min_ready_seconds: i32) -> (bool, Option<D
     let Some(Some(since)) = ready_since(pod) else {
         return (true, None);
     };
-    let due = since.0 + chrono::Duration::seconds(i64::from(min_ready_seconds));
+    let due = time(&since) + chrono::Duration::seconds(i64::from(min_ready_seconds));
     let now = chrono::Utc::now();
     if due <= now {
         (true, None)
@@ -134,31 +134,6 @@ pub(crate) fn availability(pod: &Pod, min_ready_seconds: i32) -> (bool, Option<D
 /// Whether `metadata.deletionTimestamp` is set.
 pub(crate) fn is_deleting<K: Resource>(obj: &K) -> bool {
     obj.meta().deletion_timestamp.is_some()
-}
-
-/// Whether `labels` satisfy a Kubernetes label selector (matchLabels and
-/// matchExpressions). An empty selector matches everything, as in the API.
-pub(crate) fn selector_matches(
-    selector: &LabelSelector,
-    labels: &BTreeMap<String, String>,
-) -> bool {
-    let labels_ok = selector
-        .match_labels
-        .iter()
-        .flatten()
-        .all(|(k, v)| labels.get(k) == Some(v));
-    let exprs_ok = selector.match_expressions.iter().flatten().all(|e| {
-        let values = e.values.clone().unwrap_or_default();
-        let value = labels.get(&e.key);
-        match e.operator.as_str() {
-            "In" => value.is_some_and(|v| values.contains(v)),
-            "NotIn" => value.is_none_or(|v| !values.contains(v)),
-            "Exists" => value.is_some(),
-            "DoesNotExist" => value.is_none(),
-            _ => false,
-        }
-    });
-    labels_ok && exprs_ok
 }
 
 /// Whether `labels` carry every pair of a map selector (Service, nodeSelector).
@@ -251,7 +226,12 @@ where
 }
 
 /// Merge-patches an object's `status` with `status`.
-pub(crate) async fn patch_status<K>(api: &Api<K>, name: &str, status: Value, what: &str) -> Result<()>
+pub(crate) async fn patch_status<K>(
+    api: &Api<K>,
+    name: &str,
+    status: Value,
+    what: &str,
+) -> Result<()>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
@@ -268,6 +248,12 @@ where
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => Err(api_err(format!("updating status of {what}"))(e)),
     }
+}
+
+/// A Kubernetes timestamp as a chrono time (k8s-openapi uses jiff).
+pub(crate) fn time(t: &Time) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond().max(0) as u32)
+        .unwrap_or_default()
 }
 
 /// Now, as Kubernetes timestamps are written (whole seconds, UTC).
@@ -306,32 +292,6 @@ pub(crate) fn condition(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn selectors_combine_labels_and_expressions() {
-        let sel = LabelSelector {
-            match_labels: Some(labels(&[("app", "web")])),
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: "tier".into(),
-                operator: "NotIn".into(),
-                values: Some(vec!["db".into()]),
-            }]),
-        };
-        assert!(selector_matches(&sel, &labels(&[("app", "web")])));
-        assert!(!selector_matches(
-            &sel,
-            &labels(&[("app", "web"), ("tier", "db")])
-        ));
-        assert!(!selector_matches(&sel, &labels(&[("app", "api")])));
-    }
 
     #[test]
     fn template_hashes_are_stable_and_change_with_the_template() {
