@@ -10,7 +10,9 @@
 //!
 //! Run: `cargo bench -p flotilla-kustomize --bench render`
 //! (`FLOTILLA_BENCH_NO_KUBECTL=1` skips kubectl and `FLOTILLA_BENCH_APPS=N`
-//! runs one size only, e.g. for profiling).
+//! runs one size only, e.g. for profiling; `FLOTILLA_BENCH_WRITE=DIR` only
+//! writes that size's tree to DIR, so a profiler can run
+//! `FLOTILLA_BENCH_RENDER_ONCE=DIR/overlays/three` on a fixed tree).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -372,6 +374,11 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
     {
+        if let Some(dir) = std::env::var_os("FLOTILLA_BENCH_WRITE") {
+            let top = generate(Path::new(&dir), only);
+            println!("wrote {}", top.display());
+            return;
+        }
         run(only);
         return;
     }

@@ -44,6 +44,15 @@ fn yaml_error(path: &Path, err: impl std::fmt::Display) -> Error {
 /// All documents of `bytes`, empty documents (and `null` ones) dropped.
 pub fn parse_documents(bytes: &[u8], path: &Path) -> Result<Vec<Value>> {
     let text = std::str::from_utf8(bytes).map_err(|e| yaml_error(path, e))?;
+    if let Some(docs) = super::fast::parse_documents(text, &resolve_scalar) {
+        return Ok(docs);
+    }
+    parse_documents_full(text, path)
+}
+
+/// [`parse_documents`] with serde-saphyr only (no fast reader), for files
+/// the fast reader declines and for tests that compare the two.
+pub fn parse_documents_full(text: &str, path: &Path) -> Result<Vec<Value>> {
     let docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(text, options())
         .map_err(|e| yaml_error(path, e))?;
     Ok(docs
@@ -64,6 +73,14 @@ pub fn parse_one(bytes: &[u8], path: &Path) -> Result<Value> {
             message: format!("expected one YAML document, found {n}"),
         }),
     }
+}
+
+/// One plain scalar the fast reader could not type (`0644`, `1.0`, `~`),
+/// read alone with the full reader's rules.
+pub(super) fn resolve_scalar(scalar: &str) -> Option<Value> {
+    serde_saphyr::from_str_with_options::<Value>(scalar, options())
+        .ok()
+        .map(normalize_numbers)
 }
 
 /// Integral floats become integers, as they do when kustomize marshals a
