@@ -9,11 +9,25 @@
 
 use std::time::Instant;
 
+// The allocator of the `flotilla` binary, which runs these policies.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use policies::{ObjectSet, PolicySet, Request};
 use serde_json::json;
 
 const POLICIES: usize = 100;
+/// Objects evaluated; `BENCH_OBJECTS` overrides it for profiling runs
+/// (`valgrind --tool=callgrind`), whose instruction counts stay stable on a
+/// loaded machine.
 const OBJECTS: usize = 10_000;
+
+fn objects() -> usize {
+    std::env::var("BENCH_OBJECTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(OBJECTS)
+}
 
 /// The validation of policy `i`: a mix of the shapes real policies use.
 fn expression(i: usize) -> String {
@@ -77,7 +91,8 @@ fn main() {
     }
     let compile = start.elapsed();
 
-    let requests: Vec<Request> = (0..OBJECTS)
+    let objects = objects();
+    let requests: Vec<Request> = (0..objects)
         .map(|i| Request::create(object(i)).expect("request"))
         .collect();
     let lookup = ObjectSet::default();
@@ -91,7 +106,7 @@ fn main() {
     let eval = start.elapsed();
     let per_sec = evaluations as f64 / eval.as_secs_f64();
     println!(
-        "policies: {POLICIES}, objects: {OBJECTS}, policy evaluations: {evaluations}, failures: {failures}"
+        "policies: {POLICIES}, objects: {objects}, policy evaluations: {evaluations}, failures: {failures}"
     );
     println!(
         "compile: {:.1} ms for {POLICIES} policies",
@@ -102,13 +117,12 @@ fn main() {
         eval.as_secs_f64(),
         eval.as_secs_f64() * 1e6 / evaluations as f64
     );
+    // The target is for 1,000,000 evaluations; smaller runs are projected.
+    let projected = 1e6 / per_sec;
     println!(
-        "evaluations/s: {per_sec:.0}  (target: 1,000,000 in <= 1 s on one core: {})",
-        if eval.as_secs_f64() <= 1.0 {
-            "met"
-        } else {
-            "NOT met"
-        }
+        "evaluations/s: {per_sec:.0}  (target: 1,000,000 in <= 1 s on one core: {:.3} s, {})",
+        projected,
+        if projected <= 1.0 { "met" } else { "NOT met" }
     );
     reference(per_sec);
 }

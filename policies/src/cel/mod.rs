@@ -10,6 +10,7 @@
 
 mod check;
 pub mod cost;
+mod eval;
 pub mod json;
 pub mod lib;
 mod shared;
@@ -190,6 +191,9 @@ impl Env {
 #[derive(Debug)]
 pub struct Program {
     expr: IdedExpr,
+    /// The expression compiled for Flotilla's evaluator; `None` when it
+    /// uses something only the interpreter handles (see [`eval`]).
+    compiled: Option<eval::Compiled>,
     source: String,
     cost_limit: u64,
     composition_refs: BTreeSet<String>,
@@ -207,8 +211,10 @@ pub fn compile(source: &str, env: &Env) -> Result<Program, CompileError> {
     let composition_refs = check::check(&expr, &info, env)?;
     cost::instrument(&mut expr);
     lib::regex::rewrite_matches(&mut expr);
+    let compiled = eval::compile(&expr, &|name| env.variables.contains(name));
     Ok(Program {
         expr,
+        compiled,
         source: source.to_string(),
         cost_limit: env.cost_limit,
         composition_refs,
@@ -226,8 +232,56 @@ impl Program {
         &self.composition_refs
     }
 
+    /// Whether this program runs on Flotilla's compiled evaluator (else on
+    /// the `cel` interpreter).
+    pub fn is_compiled(&self) -> bool {
+        self.compiled.is_some()
+    }
+
     /// Evaluates against `activation`, within the cost limit.
     pub fn evaluate(&self, activation: &Activation) -> Result<Value, EvalError> {
+        let Some(compiled) = &self.compiled else {
+            return self.evaluate_interpreted(activation);
+        };
+        // Variables and loop slots live on the stack for the usual sizes.
+        let mut global_buf: [Option<&Value>; 8] = [None; 8];
+        let global_vec: Vec<Option<&Value>>;
+        let globals: &[Option<&Value>] = if compiled.globals.len() <= global_buf.len() {
+            for (slot, name) in global_buf.iter_mut().zip(&compiled.globals) {
+                *slot = activation.value(name);
+            }
+            &global_buf[..compiled.globals.len()]
+        } else {
+            global_vec = compiled
+                .globals
+                .iter()
+                .map(|name| activation.value(name))
+                .collect();
+            &global_vec
+        };
+        let mut local_buf: [Value; 6] = std::array::from_fn(|_| Value::Null);
+        let mut local_vec: Vec<Value>;
+        let locals: &mut [Value] = if compiled.locals <= local_buf.len() {
+            &mut local_buf[..compiled.locals]
+        } else {
+            local_vec = vec![Value::Null; compiled.locals];
+            &mut local_vec
+        };
+        let mut frame = eval::Frame::new(&compiled.globals, globals, locals, self.cost_limit);
+        let result = frame.eval(&compiled.root);
+        match result {
+            _ if frame.exceeded => Err(EvalError::CostLimit {
+                limit: self.cost_limit,
+            }),
+            Ok(v) => Ok(eval::object::materialize(v)),
+            Err(e) => Err(EvalError::Execution(describe(&e))),
+        }
+    }
+
+    /// Evaluates with the `cel` crate's interpreter, whatever
+    /// [`Program::is_compiled`] says: the reference the compiled evaluator
+    /// is tested against.
+    pub fn evaluate_interpreted(&self, activation: &Activation) -> Result<Value, EvalError> {
         let mut ctx = Context::with_env(Arc::clone(cel_env()));
         ctx.set_variable_resolver(activation);
         let guard = cost::Budget::start(self.cost_limit);
@@ -263,11 +317,32 @@ fn describe(e: &ExecutionError) -> String {
     }
 }
 
-/// The variables an evaluation sees. Values are converted to the crate's
-/// internal form once, on insert, and borrowed by every evaluation.
+/// The variables an evaluation sees, as values the compiled evaluator
+/// borrows. The interpreter's form of a value is made on first use by an
+/// interpreted program, once per binding.
 #[derive(Debug, Default)]
 pub struct Activation {
-    vars: Vec<(String, Box<dyn Val>)>,
+    vars: Vec<Binding>,
+}
+
+#[derive(Debug)]
+struct Binding {
+    name: String,
+    /// A JSON document not converted yet: converted on first read, as most
+    /// requests bind `request`, `oldObject` and `namespaceObject` but few
+    /// policies read them.
+    json: Option<serde_json::Value>,
+    value: OnceLock<Value>,
+    interpreted: OnceLock<Option<Box<dyn Val>>>,
+}
+
+impl Binding {
+    fn value(&self) -> &Value {
+        self.value.get_or_init(|| match &self.json {
+            Some(json) => eval::object::from_json(json),
+            None => Value::Null,
+        })
+    }
 }
 
 impl Activation {
@@ -276,40 +351,66 @@ impl Activation {
         Self::default()
     }
 
+    fn bind(&mut self, binding: Binding) {
+        match self.vars.iter_mut().find(|b| b.name == binding.name) {
+            Some(slot) => *slot = binding,
+            None => self.vars.push(binding),
+        }
+    }
+
     /// Binds `name` to `value`, replacing an earlier binding.
     pub fn insert(&mut self, name: &str, value: Value) -> Result<(), EvalError> {
-        let val: Box<dyn Val> = value
-            .try_into()
-            .map_err(|e: ExecutionError| EvalError::Conversion(e.to_string()))?;
-        self.insert_val(name, val);
+        if let Value::Function(..) = value {
+            return Err(EvalError::Conversion(format!(
+                "{name}: a function is not a value"
+            )));
+        }
+        self.bind(Binding {
+            name: name.to_string(),
+            json: None,
+            value: OnceLock::from(value),
+            interpreted: OnceLock::new(),
+        });
         Ok(())
     }
 
     /// Binds `name` to a JSON value (integers become CEL `int`).
     pub fn insert_json(&mut self, name: &str, value: &serde_json::Value) -> Result<(), EvalError> {
-        self.insert_val(name, shared::json_to_val(value));
-        Ok(())
+        self.insert(name, eval::object::from_json(value))
     }
 
-    fn insert_val(&mut self, name: &str, val: Box<dyn Val>) {
-        match self.vars.iter_mut().find(|(n, _)| n == name) {
-            Some(slot) => slot.1 = val,
-            None => self.vars.push((name.to_string(), val)),
-        }
+    /// Binds `name` to a JSON value, converted only if an expression reads
+    /// it.
+    pub fn insert_json_lazy(&mut self, name: &str, value: serde_json::Value) {
+        self.bind(Binding {
+            name: name.to_string(),
+            json: Some(value),
+            value: OnceLock::new(),
+            interpreted: OnceLock::new(),
+        });
+    }
+
+    /// The value bound to `name`, in the evaluator's form.
+    pub(crate) fn value(&self, name: &str) -> Option<&Value> {
+        self.vars
+            .iter()
+            .find(|b| b.name == name)
+            .map(Binding::value)
     }
 
     /// Removes a binding.
     pub fn remove(&mut self, name: &str) {
-        self.vars.retain(|(n, _)| n != name);
+        self.vars.retain(|b| b.name != name);
     }
 }
 
 impl VariableResolver for Activation {
     fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
-        self.vars
-            .iter()
-            .find(|(n, _)| n == variable)
-            .map(|(_, v)| CowVal::Borrowed(v.as_ref()))
+        let b = self.vars.iter().find(|b| b.name == variable)?;
+        b.interpreted
+            .get_or_init(|| shared::value_to_val(b.value()))
+            .as_deref()
+            .map(CowVal::Borrowed)
     }
 }
 

@@ -14,9 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cel::common::traits::{Adder, Container, Indexer, Iterable, Sizer, Zeroer};
-use cel::common::types::{
-    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, Type,
-};
+use cel::common::types::{CelList, CelMap, CelMapKey, Type};
 use cel::common::value::{Builtin, BuiltinRef, Val};
 
 /// A built-in CEL map shared by reference count.
@@ -27,28 +25,26 @@ pub(crate) struct SharedMap(Arc<CelMap<'static>>);
 #[derive(Debug, Clone)]
 pub(crate) struct SharedList(Arc<CelList<'static>>);
 
-/// Converts JSON straight to an interpreter value with shared containers,
-/// with the number semantics of [`super::json_to_cel`]: integers become
-/// `int`, or `double` when they do not fit in 64 bits.
-pub(crate) fn json_to_val(v: &serde_json::Value) -> Box<dyn Val> {
+/// Converts a value to the interpreter's form, with shared containers, for
+/// programs the compiled evaluator leaves to the interpreter. `None` for
+/// values the interpreter cannot hold.
+pub(crate) fn value_to_val(v: &cel::Value) -> Option<Box<dyn Val>> {
+    if super::eval::object::as_object(v).is_some() {
+        return value_to_val(&super::eval::object::materialize(v.clone()));
+    }
     match v {
-        serde_json::Value::Null => Box::new(CelNull),
-        serde_json::Value::Bool(b) => Box::new(CelBool::from(*b)),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Box::new(CelInt::from(i)),
-            None => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
-        },
-        serde_json::Value::String(s) => Box::new(CelString::from(s.clone())),
-        serde_json::Value::Array(items) => Box::new(SharedList(Arc::new(CelList::from(
-            items.iter().map(json_to_val).collect::<Vec<_>>(),
-        )))),
-        serde_json::Value::Object(fields) => {
-            let map: HashMap<CelMapKey<'static>, Box<dyn Val>> = fields
+        cel::Value::List(items) => Some(Box::new(SharedList(Arc::new(CelList::from(
+            items.iter().map(value_to_val).collect::<Option<Vec<_>>>()?,
+        ))))),
+        cel::Value::Map(m) => {
+            let map: HashMap<CelMapKey<'static>, Box<dyn Val>> = m
+                .map
                 .iter()
-                .map(|(k, v)| (CelMapKey::from(k.clone()), json_to_val(v)))
-                .collect();
-            Box::new(SharedMap(Arc::new(CelMap::from(map))))
+                .map(|(k, v)| Some((CelMapKey::from(k.clone()), value_to_val(v)?)))
+                .collect::<Option<_>>()?;
+            Some(Box::new(SharedMap(Arc::new(CelMap::from(map)))))
         }
+        other => Box::<dyn Val>::try_from(other.clone()).ok(),
     }
 }
 

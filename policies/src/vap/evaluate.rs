@@ -81,14 +81,14 @@ impl PolicySet {
     pub fn evaluate(&self, req: &Request, lookup: &dyn Lookup) -> Result<Vec<Verdict>, Error> {
         let _span =
             tracing::debug_span!("admission", kind = %req.kind.kind, name = %req.name).entered();
-        let namespace_object: Option<Json> = match (&req.namespace, req.resource.resource.as_str())
-        {
-            (Some(ns), _) => Some(lookup.namespace(ns).cloned().unwrap_or_else(|| {
-                // A namespace that is not given exists, without labels.
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-            })),
-            (None, _) => None,
-        };
+        let mut namespace_object: Option<Json> =
+            match (&req.namespace, req.resource.resource.as_str()) {
+                (Some(ns), _) => Some(lookup.namespace(ns).cloned().unwrap_or_else(|| {
+                    // A namespace that is not given exists, without labels.
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+                })),
+                (None, _) => None,
+            };
         let namespace_labels = if req.resource.resource == "namespaces" {
             req.object_labels()
         } else {
@@ -116,7 +116,7 @@ impl PolicySet {
                 continue;
             }
             if activation.is_none() {
-                activation = Some(self.base_activation(req, namespace_object.as_ref())?);
+                activation = Some(self.base_activation(req, namespace_object.take())?);
             }
             let Some(act) = activation.as_mut() else {
                 continue;
@@ -168,18 +168,15 @@ impl PolicySet {
     fn base_activation(
         &self,
         req: &Request,
-        namespace_object: Option<&Json>,
+        namespace_object: Option<Json>,
     ) -> Result<Activation, Error> {
         let mut act = Activation::new();
         let null = Json::Null;
         act.insert_json("object", req.object.as_ref().unwrap_or(&null))
             .map_err(Error::Evaluation)?;
-        act.insert_json("oldObject", req.old_object.as_ref().unwrap_or(&null))
-            .map_err(Error::Evaluation)?;
-        act.insert_json("request", &req.to_cel_json())
-            .map_err(Error::Evaluation)?;
-        act.insert_json("namespaceObject", namespace_object.unwrap_or(&null))
-            .map_err(Error::Evaluation)?;
+        act.insert_json_lazy("oldObject", req.old_object.clone().unwrap_or(Json::Null));
+        act.insert_json_lazy("request", req.to_cel_json());
+        act.insert_json_lazy("namespaceObject", namespace_object.unwrap_or(Json::Null));
         if let Some(rules) = &self.authorizer {
             let authz =
                 crate::cel::lib::authz::Authorizer::new(Arc::clone(rules), &req.user_info.username);

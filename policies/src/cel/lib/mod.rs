@@ -63,6 +63,75 @@ pub(crate) fn build_env() -> Env {
 /// A function over plain values.
 pub(crate) type ValueFn = fn(&[Value]) -> Result<Value, ExecutionError>;
 
+/// What an argument of a [`Direct`] overload must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arg {
+    /// A string.
+    String,
+    /// An int.
+    Int,
+    /// An opaque value of this type name.
+    Opaque(&'static str),
+}
+
+impl Arg {
+    fn accepts(self, v: &Value) -> bool {
+        match (self, v) {
+            (Arg::String, Value::String(_)) | (Arg::Int, Value::Int(_)) => true,
+            (Arg::Opaque(name), Value::Opaque(o)) => o.runtime_type_name() == name,
+            _ => false,
+        }
+    }
+}
+
+/// An overload of a library function that the compiled evaluator calls
+/// directly, without the interpreter: the same [`ValueFn`] the interpreter
+/// runs through [`adapt`], declared with the same signature, so the
+/// overload chosen is the interpreter's.
+#[derive(Debug)]
+pub(crate) struct Direct {
+    pub(crate) name: &'static str,
+    /// A member function: `args[0]` is the receiver.
+    pub(crate) member: bool,
+    pub(crate) args: &'static [Arg],
+    pub(crate) f: ValueFn,
+}
+
+impl Direct {
+    pub(crate) const fn global(name: &'static str, args: &'static [Arg], f: ValueFn) -> Direct {
+        Direct {
+            name,
+            member: false,
+            args,
+            f,
+        }
+    }
+
+    pub(crate) const fn member(name: &'static str, args: &'static [Arg], f: ValueFn) -> Direct {
+        Direct {
+            name,
+            member: true,
+            args,
+            f,
+        }
+    }
+
+    /// Whether `args` (receiver first) match this overload.
+    pub(crate) fn accepts(&self, args: &[Value]) -> bool {
+        args.len() == self.args.len() && self.args.iter().zip(args).all(|(a, v)| a.accepts(v))
+    }
+}
+
+/// The direct overloads of `name` called with `arity` arguments
+/// (receiver included).
+pub(crate) fn direct(name: &str, member: bool, arity: usize) -> Vec<&'static Direct> {
+    [quantity::DIRECT]
+        .into_iter()
+        .flatten()
+        .filter(|d| d.name == name && d.member == member && d.args.len() == arity)
+        .collect()
+}
+
 /// Runs a [`ValueFn`] on the interpreter's arguments.
 pub(crate) fn adapt<'b, 'v>(
     args: Vec<CowVal<'b, 'v>>,

@@ -13,7 +13,7 @@ use cel::common::types::{INT_TYPE, STRING_TYPE, Type};
 use cel::objects::Opaque;
 use cel::{ExecutionError, Value};
 
-use super::{Registrar, cow_str_arg, fail, opaque_arg, str_arg, value_fn};
+use super::{Arg, Direct, Registrar, cow_str_arg, fail, opaque_arg, str_arg, value_fn};
 
 const TYPE_NAME: &str = "kubernetes.Quantity";
 
@@ -203,34 +203,79 @@ fn quantity_fn<'b, 'v>(
     let boxed: Box<dyn cel::common::value::Val> = quantity_value(q).try_into()?;
     Ok(cel::common::value::CowVal::Owned(boxed))
 }
-value_fn!(is_quantity_fn, |a: &[Value]| Ok(Value::Bool(
-    Quantity::parse(str_arg("isQuantity", a, 0)?).is_ok()
-)));
-value_fn!(is_integer_fn, |a: &[Value]| Ok(Value::Bool(
-    this("isInteger", a)?.integer().is_some()
-)));
-value_fn!(as_integer_fn, |a: &[Value]| {
+value_fn!(is_quantity_fn, is_quantity);
+value_fn!(is_integer_fn, is_integer);
+value_fn!(as_integer_fn, as_integer);
+value_fn!(as_float_fn, as_float);
+value_fn!(sign_fn, sign);
+value_fn!(add_fn, add);
+value_fn!(sub_fn, sub);
+value_fn!(compare_fn, compare_to);
+value_fn!(greater_fn, is_greater_than);
+value_fn!(less_fn, is_less_than);
+
+/// The functions the compiled evaluator calls directly (see
+/// [`super::Direct`]), with the overloads [`register`] declares.
+pub(super) const DIRECT: &[Direct] = &[
+    Direct::global("quantity", &[Arg::String], quantity),
+    Direct::global("isQuantity", &[Arg::String], is_quantity),
+    Direct::member("isInteger", &[Q], is_integer),
+    Direct::member("asInteger", &[Q], as_integer),
+    Direct::member("asApproximateFloat", &[Q], as_float),
+    Direct::member("sign", &[Q], sign),
+    Direct::member("add", &[Q, Q], add),
+    Direct::member("add", &[Q, Arg::Int], add),
+    Direct::member("sub", &[Q, Q], sub),
+    Direct::member("sub", &[Q, Arg::Int], sub),
+    Direct::member("compareTo", &[Q, Q], compare_to),
+    Direct::member("isGreaterThan", &[Q, Q], is_greater_than),
+    Direct::member("isLessThan", &[Q, Q], is_less_than),
+];
+
+const Q: Arg = Arg::Opaque(TYPE_NAME);
+
+fn quantity(a: &[Value]) -> Result<Value, ExecutionError> {
+    let q = Quantity::parse(str_arg("quantity", a, 0)?).map_err(|e| fail("quantity", e))?;
+    Ok(quantity_value(q))
+}
+
+fn is_quantity(a: &[Value]) -> Result<Value, ExecutionError> {
+    Ok(Value::Bool(
+        Quantity::parse(str_arg("isQuantity", a, 0)?).is_ok(),
+    ))
+}
+
+fn is_integer(a: &[Value]) -> Result<Value, ExecutionError> {
+    Ok(Value::Bool(this("isInteger", a)?.integer().is_some()))
+}
+
+fn as_integer(a: &[Value]) -> Result<Value, ExecutionError> {
     this("asInteger", a)?
         .integer()
         .map(Value::Int)
         .ok_or_else(|| fail("asInteger", "cannot convert value to integer"))
-});
-value_fn!(as_float_fn, |a: &[Value]| Ok(Value::Float(
-    this("asApproximateFloat", a)?.as_f64()
-)));
-value_fn!(sign_fn, |a: &[Value]| Ok(Value::Int(
-    this("sign", a)?.mantissa.signum() as i64
-)));
-value_fn!(add_fn, |a: &[Value]| Ok(quantity_value(
-    this("add", a)?.plus(&other("add", a)?)?
-)));
-value_fn!(sub_fn, |a: &[Value]| {
+}
+
+fn as_float(a: &[Value]) -> Result<Value, ExecutionError> {
+    Ok(Value::Float(this("asApproximateFloat", a)?.as_f64()))
+}
+
+fn sign(a: &[Value]) -> Result<Value, ExecutionError> {
+    Ok(Value::Int(this("sign", a)?.mantissa.signum() as i64))
+}
+
+fn add(a: &[Value]) -> Result<Value, ExecutionError> {
+    Ok(quantity_value(this("add", a)?.plus(&other("add", a)?)?))
+}
+
+fn sub(a: &[Value]) -> Result<Value, ExecutionError> {
     let o = other("sub", a)?;
     Ok(quantity_value(
         this("sub", a)?.plus(&Quantity::new(-o.mantissa, o.exponent))?,
     ))
-});
-value_fn!(compare_fn, |a: &[Value]| {
+}
+
+fn compare_to(a: &[Value]) -> Result<Value, ExecutionError> {
     Ok(Value::Int(
         match this("compareTo", a)?.compare(&other("compareTo", a)?) {
             Ordering::Less => -1,
@@ -238,17 +283,19 @@ value_fn!(compare_fn, |a: &[Value]| {
             Ordering::Greater => 1,
         },
     ))
-});
-value_fn!(greater_fn, |a: &[Value]| {
+}
+
+fn is_greater_than(a: &[Value]) -> Result<Value, ExecutionError> {
     Ok(Value::Bool(
         this("isGreaterThan", a)?.compare(&other("isGreaterThan", a)?) == Ordering::Greater,
     ))
-});
-value_fn!(less_fn, |a: &[Value]| {
+}
+
+fn is_less_than(a: &[Value]) -> Result<Value, ExecutionError> {
     Ok(Value::Bool(
         this("isLessThan", a)?.compare(&other("isLessThan", a)?) == Ordering::Less,
     ))
-});
+}
 
 #[cfg(test)]
 mod tests {
