@@ -186,3 +186,78 @@ fn format_library() {
     holds("format.named('dns1123Label').hasValue() && !format.named('nope').hasValue()");
     holds("format.named('dns1123Label').value().validate('ok') == optional.none()");
 }
+
+/// The formats Kubernetes 1.31 added: name prefixes (a trailing dash is
+/// allowed, a suffix will follow), and kube-openapi's `uri`, `byte`,
+/// `date`, `datetime`. Cases follow the examples in the library's
+/// documentation.
+#[test]
+fn format_library_prefixes_and_openapi_formats() {
+    holds("!format.dns1123LabelPrefix().validate('my-label-prefix-').hasValue()");
+    holds("format.dns1123Label().validate('my-label-prefix-').hasValue()");
+    holds("!format.dns1123SubdomainPrefix().validate('mysubdomain.prefix.-').hasValue()");
+    holds("!format.dns1035LabelPrefix().validate('my-label-prefix-').hasValue()");
+    holds("format.dns1035LabelPrefix().validate('1-prefix-').hasValue()");
+    holds("!format.uri().validate('http://example.com').hasValue()");
+    holds("!format.uri().validate('/absolute/path').hasValue()");
+    holds(
+        "format.uri().validate('example.com').value() == ['parse \"example.com\": invalid URI for request']",
+    );
+    holds("!format.byte().validate('aGVsbG8=').hasValue()");
+    holds("format.byte().validate('not base64!').value() == ['invalid base64']");
+    holds("!format.date().validate('2021-01-01').hasValue()");
+    holds("format.date().validate('2021-13-01').value() == ['invalid date']");
+    holds("format.date().validate('2021-1-1').hasValue()");
+    holds("!format.datetime().validate('2021-01-01T00:00:00Z').hasValue()");
+    holds("!format.datetime().validate('2021-01-01T10:30:00.5+02:00').hasValue()");
+    holds("format.datetime().validate('2021-01-01').value() == ['invalid datetime']");
+    for name in [
+        "dns1123LabelPrefix",
+        "dns1123SubdomainPrefix",
+        "dns1035LabelPrefix",
+        "uri",
+        "byte",
+        "date",
+        "datetime",
+    ] {
+        holds(&format!("format.named('{name}').hasValue()"));
+    }
+}
+
+/// Examples from Kubernetes' semver library documentation.
+#[test]
+fn semver_library() {
+    holds("isSemver('1.0.0') && !isSemver('hello') && !isSemver('v1.0')");
+    holds("isSemver('v1.0', true) && isSemver('1.0', true) && isSemver('01.01.01', true)");
+    holds("!isSemver('1.0-rc.1', true)");
+    holds(
+        "semver('1.2.3').major() == 1 && semver('1.2.3').minor() == 2 && semver('1.2.3').patch() == 3",
+    );
+    holds(
+        "semver('v1.0.0', true) == semver('1.0.0') && semver('01.01.01', true) == semver('1.1.1')",
+    );
+    holds("semver('1.2.3').compareTo(semver('1.2.3')) == 0");
+    holds("semver('1.2.3').compareTo(semver('2.0.0')) == -1");
+    holds("semver('1.2.3').compareTo(semver('0.1.2')) == 1");
+    holds("semver('1.0.0-alpha').isLessThan(semver('1.0.0'))");
+    holds("semver('1.0.0-alpha.1').isLessThan(semver('1.0.0-alpha.beta'))");
+    holds("semver('1.0.0-rc.1').isGreaterThan(semver('1.0.0-beta.11'))");
+    // Build metadata does not take part in precedence.
+    holds("semver('1.0.0+build.1').compareTo(semver('1.0.0+build.2')) == 0");
+    errs("semver('200K')", "invalid semantic version");
+    errs("semver('Three')", "invalid semantic version");
+    errs("semver('v1.0.0')", "invalid semantic version");
+    // Quantities keep their own compareTo beside semver's.
+    holds("quantity('1Gi').compareTo(quantity('1G')) == 1");
+}
+
+/// `jsonpatch.escapeKey` escapes `~` and `/` as JSON Pointer (RFC 6901)
+/// requires, for patch paths built from label and annotation keys.
+#[test]
+fn jsonpatch_library() {
+    holds("jsonpatch.escapeKey('k8s.io/my~label') == 'k8s.io~1my~0label'");
+    holds("jsonpatch.escapeKey('plain') == 'plain'");
+    holds(
+        "'/metadata/labels/' + jsonpatch.escapeKey('app.kubernetes.io/name') == '/metadata/labels/app.kubernetes.io~1name'",
+    );
+}

@@ -175,8 +175,23 @@ pub(crate) const KNOWN_FUNCTIONS: &[&str] = &[
     "format.qualifiedName",
     "format.labelValue",
     "format.uuid",
+    "format.dns1123LabelPrefix",
+    "format.dns1123SubdomainPrefix",
+    "format.dns1035LabelPrefix",
+    "format.uri",
+    "format.byte",
+    "format.date",
+    "format.datetime",
     "format.named",
     "validate",
+    // Kubernetes semver
+    "semver",
+    "isSemver",
+    "major",
+    "minor",
+    "patch",
+    // Kubernetes JSON patch
+    "jsonpatch.escapeKey",
     // Kubernetes authorizer (with a rule set)
     "group",
     "serviceAccount",

@@ -1,9 +1,13 @@
-//! Kubernetes format library: `format.dns1123Label()`,
-//! `format.dns1123Subdomain()`, `format.dns1035Label()`,
-//! `format.qualifiedName()`, `format.labelValue()`, `format.uuid()`,
-//! `format.named(name)`, and `<format>.validate(string)`, which returns
+//! Kubernetes format library: `format.named(name)` and one constructor per
+//! named format (`format.dns1123Label()`, `format.dns1123Subdomain()`,
+//! `format.dns1035Label()`, `format.qualifiedName()`,
+//! `format.dns1123LabelPrefix()`, `format.dns1123SubdomainPrefix()`,
+//! `format.dns1035LabelPrefix()`, `format.labelValue()`, `format.uri()`,
+//! `format.uuid()`, `format.byte()`, `format.date()`,
+//! `format.datetime()`), and `<format>.validate(string)`, which returns
 //! `optional.none()` when the string is valid and `optional.of([errors])`
-//! otherwise. Messages follow Kubernetes' `validation` package.
+//! otherwise. Messages follow Kubernetes' `validation` package and
+//! kube-openapi's `strfmt` checks.
 
 use std::sync::Arc;
 
@@ -30,8 +34,15 @@ const NAMES: &[&str] = &[
     "dns1123Subdomain",
     "dns1035Label",
     "qualifiedName",
+    "dns1123LabelPrefix",
+    "dns1123SubdomainPrefix",
+    "dns1035LabelPrefix",
     "labelValue",
+    "uri",
     "uuid",
+    "byte",
+    "date",
+    "datetime",
 ];
 
 fn t() -> Type {
@@ -56,6 +67,27 @@ pub(super) fn register(r: &mut Registrar<'_>) {
     });
     r.global("format.uuid", vec![], |a| {
         super::adapt(a, |_| Ok(format("uuid")))
+    });
+    r.global("format.dns1123LabelPrefix", vec![], |a| {
+        super::adapt(a, |_| Ok(format("dns1123LabelPrefix")))
+    });
+    r.global("format.dns1123SubdomainPrefix", vec![], |a| {
+        super::adapt(a, |_| Ok(format("dns1123SubdomainPrefix")))
+    });
+    r.global("format.dns1035LabelPrefix", vec![], |a| {
+        super::adapt(a, |_| Ok(format("dns1035LabelPrefix")))
+    });
+    r.global("format.uri", vec![], |a| {
+        super::adapt(a, |_| Ok(format("uri")))
+    });
+    r.global("format.byte", vec![], |a| {
+        super::adapt(a, |_| Ok(format("byte")))
+    });
+    r.global("format.date", vec![], |a| {
+        super::adapt(a, |_| Ok(format("date")))
+    });
+    r.global("format.datetime", vec![], |a| {
+        super::adapt(a, |_| Ok(format("datetime")))
     });
     r.global("format.named", vec![STRING_TYPE], named_fn);
     r.member("validate", t(), vec![STRING_TYPE], validate_fn);
@@ -119,9 +151,44 @@ fn max_len(s: &str, n: usize, out: &mut Vec<String>) {
     }
 }
 
+/// Kubernetes' `maskTrailingDash` for names a suffix will be appended to:
+/// a trailing dash is allowed. (Upstream drops the last two characters and
+/// appends `a`; reproduced as is, since it decides which names pass.)
+fn mask_trailing_dash(s: &str) -> String {
+    if s.len() > 1 && s.ends_with('-') {
+        format!("{}a", &s[..s.len() - 2])
+    } else {
+        s.to_string()
+    }
+}
+
 fn errors(format: &str, s: &str) -> Result<Vec<String>, ExecutionError> {
     let mut out = Vec::new();
     match format {
+        "dns1123LabelPrefix" => return errors("dns1123Label", &mask_trailing_dash(s)),
+        "dns1123SubdomainPrefix" => return errors("dns1123Subdomain", &mask_trailing_dash(s)),
+        "dns1035LabelPrefix" => return errors("dns1035Label", &mask_trailing_dash(s)),
+        "uri" => {
+            if !is_request_uri(s) {
+                out.push(format!("parse {s:?}: invalid URI for request"));
+            }
+        }
+        "byte" => {
+            use base64::Engine;
+            if base64::engine::general_purpose::STANDARD.decode(s).is_err() {
+                out.push("invalid base64".into());
+            }
+        }
+        "date" => {
+            if s.len() != 10 || chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_err() {
+                out.push("invalid date".into());
+            }
+        }
+        "datetime" => {
+            if chrono::DateTime::parse_from_rfc3339(s).is_err() {
+                out.push("invalid datetime".into());
+            }
+        }
         "dns1123Label" => {
             max_len(s, 63, &mut out);
             if !is_label(s, false) {
@@ -177,4 +244,20 @@ fn errors(format: &str, s: &str) -> Result<Vec<String>, ExecutionError> {
         other => return Err(fail("validate", format!("unknown format {other}"))),
     }
     Ok(out)
+}
+
+/// Go's `url.ParseRequestURI`, which Kubernetes' `uri` format uses: an
+/// absolute URI (`scheme:...`) or an absolute path.
+fn is_request_uri(s: &str) -> bool {
+    if s.starts_with('/') {
+        return !s.contains(' ');
+    }
+    let Some((scheme, _)) = s.split_once(':') else {
+        return false;
+    };
+    let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    valid_scheme && url::Url::parse(s).is_ok()
 }

@@ -10,9 +10,11 @@
 pub mod authz;
 mod format;
 mod ip;
+mod jsonpatch;
 mod lists;
 mod quantity;
 pub(crate) mod regex;
+pub mod semver;
 mod sets;
 mod url;
 
@@ -53,6 +55,8 @@ pub(crate) fn build_env() -> Env {
     ip::register(&mut reg);
     sets::register(&mut reg);
     format::register(&mut reg);
+    semver::register(&mut reg);
+    jsonpatch::register(&mut reg);
     authz::register(&mut reg);
     for e in reg.errors {
         tracing::error!(error = %e, "declaring a CEL function");
@@ -70,6 +74,8 @@ pub(crate) enum Arg {
     String,
     /// An int.
     Int,
+    /// A bool.
+    Bool,
     /// An opaque value of this type name.
     Opaque(&'static str),
 }
@@ -77,7 +83,9 @@ pub(crate) enum Arg {
 impl Arg {
     fn accepts(self, v: &Value) -> bool {
         match (self, v) {
-            (Arg::String, Value::String(_)) | (Arg::Int, Value::Int(_)) => true,
+            (Arg::String, Value::String(_))
+            | (Arg::Int, Value::Int(_))
+            | (Arg::Bool, Value::Bool(_)) => true,
             (Arg::Opaque(name), Value::Opaque(o)) => o.runtime_type_name() == name,
             _ => false,
         }
@@ -125,7 +133,7 @@ impl Direct {
 /// The direct overloads of `name` called with `arity` arguments
 /// (receiver included).
 pub(crate) fn direct(name: &str, member: bool, arity: usize) -> Vec<&'static Direct> {
-    [quantity::DIRECT]
+    [quantity::DIRECT, semver::DIRECT, jsonpatch::DIRECT]
         .into_iter()
         .flatten()
         .filter(|d| d.name == name && d.member == member && d.args.len() == arity)
