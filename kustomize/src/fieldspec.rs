@@ -93,8 +93,27 @@ impl FieldSpec {
     /// Calls `f` on every value the path reaches in `res` (creating it as
     /// `null` first when `create` is set and it is missing).
     pub fn visit(&self, res: &mut Resource, f: &mut dyn FnMut(&mut Value)) {
-        let segments = split_path(self.path);
-        visit(&mut res.object, &segments, self.create, f);
+        // Transformers visit specs once per object per level; splitting the
+        // path into owned strings each time was a measurable share of a
+        // render, so plain paths are split into slices on the stack.
+        let mut buf = [""; 16];
+        let mut len = 0;
+        let plain = !self.path.contains(['\\', '[']);
+        if plain {
+            for segment in self.path.split('/').filter(|s| !s.is_empty()) {
+                if len == buf.len() {
+                    len = usize::MAX;
+                    break;
+                }
+                buf[len] = segment;
+                len += 1;
+            }
+        }
+        if plain && len != usize::MAX {
+            visit(&mut res.object, &buf[..len], self.create, f);
+        } else {
+            visit(&mut res.object, &split_path(self.path), self.create, f);
+        }
     }
 }
 
@@ -121,7 +140,12 @@ pub fn split_path(path: &str) -> Vec<String> {
 }
 
 /// Walks `segments` from `node`, entering lists element by element.
-pub fn visit(node: &mut Value, segments: &[String], create: bool, f: &mut dyn FnMut(&mut Value)) {
+pub fn visit<S: AsRef<str>>(
+    node: &mut Value,
+    segments: &[S],
+    create: bool,
+    f: &mut dyn FnMut(&mut Value),
+) {
     if let Value::Array(items) = node {
         for item in items {
             visit(item, segments, create, f);
@@ -135,7 +159,8 @@ pub fn visit(node: &mut Value, segments: &[String], create: bool, f: &mut dyn Fn
     let Value::Object(map) = node else {
         return;
     };
-    if !map.contains_key(first.as_str()) {
+    let first = first.as_ref();
+    if !map.contains_key(first) {
         if !create {
             return;
         }
@@ -144,9 +169,9 @@ pub fn visit(node: &mut Value, segments: &[String], create: bool, f: &mut dyn Fn
         } else {
             Value::Object(Map::new())
         };
-        map.insert(first.clone(), fresh);
+        map.insert(first.to_string(), fresh);
     }
-    if let Some(child) = map.get_mut(first.as_str()) {
+    if let Some(child) = map.get_mut(first) {
         if child.is_null() && create && !rest.is_empty() {
             *child = Value::Object(Map::new());
         }

@@ -117,13 +117,34 @@ impl Resource {
 
     /// The current id.
     pub fn id(&self) -> ResId {
+        let [group, version, kind, name, namespace] = self.id_parts();
         ResId {
-            group: self.group().to_string(),
-            version: self.version().to_string(),
-            kind: self.kind().to_string(),
-            name: self.name().to_string(),
-            namespace: self.namespace().to_string(),
+            group: group.to_string(),
+            version: version.to_string(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+            namespace: namespace.to_string(),
         }
+    }
+
+    /// The current id's group, version, kind, name and namespace, borrowed
+    /// (for hot paths that compare or hash ids without building a [`ResId`]).
+    pub fn id_parts(&self) -> [&str; 5] {
+        fn field<'v>(v: Option<&'v Value>, key: &str) -> &'v str {
+            v.and_then(|v| v.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        }
+        let object = Some(&self.object);
+        let (group, version) = split_api_version(field(object, "apiVersion"));
+        let metadata = self.object.get("metadata");
+        [
+            group,
+            version,
+            field(object, "kind"),
+            field(metadata, "name"),
+            field(metadata, "namespace"),
+        ]
     }
 
     /// The id the object had when it was first read (before any rename).

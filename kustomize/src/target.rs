@@ -5,6 +5,7 @@
 //! suffixes and output order are left to the top level (see `lib.rs`).
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,7 +15,7 @@ use tracing::debug_span;
 use crate::error::{Error, Result};
 use crate::kustomization::{FILE_NAMES, Kustomization};
 use crate::loader::Loader;
-use crate::resource::{ResId, Resource};
+use crate::resource::Resource;
 use crate::transform::{annotations, images, labels, namespace, prefix_suffix, replicas};
 use crate::{generators, patch, replacements, yaml};
 
@@ -108,20 +109,23 @@ fn accumulate_inner(
     check_kind(&k, expect, &file)?;
     check_unsupported(&k, &file)?;
 
-    let mut ids: HashMap<ResId, PathBuf> = out.iter().map(|r| (r.id(), r.origin.clone())).collect();
+    let mut seen = SeenIds::default();
+    for i in 0..out.len() {
+        seen.insert(out, i);
+    }
     let entries: Vec<&String> = k.resources.iter().chain(k.bases.iter()).collect();
     for found in load_entries(loader, &entries, stack) {
-        for r in found? {
-            let id = r.id();
-            if let Some(first) = ids.get(&id) {
+        let start = out.len();
+        out.extend(found?);
+        for i in start..out.len() {
+            if let Some(first) = seen.find(out, i) {
                 return Err(Error::DuplicateId {
-                    path: r.origin.clone(),
-                    first: first.clone(),
-                    id: id.describe(),
+                    path: out[i].origin.clone(),
+                    first: out[first].origin.clone(),
+                    id: out[i].id().describe(),
                 });
             }
-            ids.insert(id, r.origin.clone());
-            out.push(r);
+            seen.insert(out, i);
         }
     }
     for crd in &k.crds {
@@ -137,6 +141,40 @@ fn accumulate_inner(
     run_generators(&k, loader, &file, out)?;
     run_transformers(&k, loader, &file, out)?;
     Ok(())
+}
+
+/// The ids accumulated at one level, for the duplicate check: positions in
+/// the resource list by a hash of the id, so no id is cloned (this check
+/// runs at every level over every object).
+#[derive(Default)]
+struct SeenIds {
+    by_hash: HashMap<u64, Vec<usize>>,
+}
+
+impl SeenIds {
+    fn hash(res: &Resource) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        res.id_parts().hash(&mut h);
+        h.finish()
+    }
+
+    fn insert(&mut self, resources: &[Resource], i: usize) {
+        self.by_hash
+            .entry(Self::hash(&resources[i]))
+            .or_default()
+            .push(i);
+    }
+
+    /// The latest earlier resource with the same id as `resources[i]`.
+    fn find(&self, resources: &[Resource], i: usize) -> Option<usize> {
+        let parts = resources[i].id_parts();
+        self.by_hash
+            .get(&Self::hash(&resources[i]))?
+            .iter()
+            .rev()
+            .copied()
+            .find(|&j| resources[j].id_parts() == parts)
+    }
 }
 
 /// Loads one `resources` entry: a file, or a directory rendered as a base.

@@ -18,14 +18,18 @@ const BEST_WIDTH: usize = 80;
 
 /// Documents joined the way kustomize joins them (`---` between).
 pub fn emit_documents<'a>(docs: impl IntoIterator<Item = &'a Value>) -> String {
-    let mut out = String::new();
+    // One buffer for the whole stream: no per-document string to copy.
+    let mut w = Writer {
+        out: String::new(),
+        column: 0,
+    };
     for (i, doc) in docs.into_iter().enumerate() {
         if i > 0 {
-            out.push_str("---\n");
+            w.out.push_str("---\n");
         }
-        out.push_str(&emit_document(doc));
+        w.document(doc);
     }
-    out
+    w.out
 }
 
 /// One document, ending in a newline.
@@ -34,14 +38,7 @@ pub fn emit_document(doc: &Value) -> String {
         out: String::new(),
         column: 0,
     };
-    match doc {
-        Value::Object(m) if !m.is_empty() => w.map(m, 0),
-        Value::Array(a) if !a.is_empty() => w.seq(a, 0),
-        other => {
-            w.inline_value(other, 0);
-            w.newline();
-        }
-    }
+    w.document(doc);
     w.out
 }
 
@@ -51,9 +48,25 @@ struct Writer {
 }
 
 impl Writer {
+    fn document(&mut self, doc: &Value) {
+        self.column = 0;
+        match doc {
+            Value::Object(m) if !m.is_empty() => self.map(m, 0),
+            Value::Array(a) if !a.is_empty() => self.seq(a, 0),
+            other => {
+                self.inline_value(other, 0);
+                self.newline();
+            }
+        }
+    }
+
     fn push(&mut self, s: &str) {
         self.out.push_str(s);
-        self.column += s.chars().count();
+        self.column += if s.is_ascii() {
+            s.len()
+        } else {
+            s.chars().count()
+        };
     }
 
     fn push_char(&mut self, c: char) {
@@ -76,15 +89,14 @@ impl Writer {
     /// A block mapping whose first key goes at the current position (already
     /// indented to `indent`) and the rest on new lines at `indent`.
     fn map(&mut self, m: &Map<String, Value>, indent: usize) {
-        let mut keys: Vec<&String> = m.keys().collect();
-        keys.sort_by(|a, b| natural_cmp(a, b));
-        for (i, key) in keys.into_iter().enumerate() {
+        let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+        entries.sort_by(|a, b| natural_cmp(a.0, b.0));
+        for (i, (key, value)) in entries.into_iter().enumerate() {
             if i > 0 {
                 self.indent(indent);
             }
             self.scalar_str(key, indent, true);
             self.push_char(':');
-            let value = &m[key];
             match value {
                 Value::Object(child) if !child.is_empty() => {
                     self.newline();
@@ -460,7 +472,8 @@ fn resolves_to_string(s: &str) -> bool {
         ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
         ".NaN", ".NAN",
     ];
-    if NON_STRINGS.contains(&s) {
+    // The longest word above has five characters.
+    if s.len() <= 5 && NON_STRINGS.contains(&s) {
         return false;
     }
     let Some(first) = s.chars().next() else {
