@@ -26,6 +26,7 @@ pub mod state;
 pub mod store;
 pub mod tls;
 pub mod watch;
+pub mod workload_defaults;
 
 // Semantics modules (owned by a colleague): OpenAPI documents, CRD schemas,
 // patch formats, server-side apply, admission policies.

@@ -267,6 +267,7 @@ pub fn apply_builtin_defaults(info: &ResourceInfo, obj: &mut Value) {
         }
         _ => {}
     }
+    crate::workload_defaults::apply(info, obj);
 }
 
 #[cfg(test)]

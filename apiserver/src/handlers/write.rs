@@ -202,10 +202,21 @@ pub fn finish_update(
         ));
     }
     let status_only = opts.subresource == "status";
-    let mut new = objects::prepare_update(info, old, new, status_only);
-    if info.group.is_empty() && info.plural == "services" && !status_only {
-        crate::allocator::allocate_service(state, Some(old), &mut new, &target)?;
+    // Defaults and allocations first, so restoring a field a client left
+    // out (clusterIP, a Job's selector) is no spec change.
+    if !status_only {
+        let meta = objects::meta_mut(&mut new);
+        for field in ["name", "namespace", "uid"] {
+            if let Some(v) = old.pointer(&format!("/metadata/{field}")) {
+                meta.insert(field.into(), v.clone());
+            }
+        }
+        if info.group.is_empty() && info.plural == "services" {
+            crate::allocator::allocate_service(state, Some(old), &mut new, &target)?;
+        }
+        crate::workload_defaults::apply(info, &mut new);
     }
+    let mut new = objects::prepare_update(info, old, new, status_only);
     if info.group == "apiextensions.k8s.io"
         && info.plural == "customresourcedefinitions"
         && !status_only
