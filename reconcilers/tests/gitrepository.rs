@@ -174,6 +174,53 @@ async fn a_requested_reconcile_picks_up_a_new_commit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_finding_the_same_revision_changes_nothing_but_the_handled_request() {
+    let h = Harness::start().await;
+    let git = GitRepo::new();
+    git.write(
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+    );
+    git.commit("first");
+    h.create("app", &git.url(), "branch: main").await;
+    let before = h.wait_ready("app", "True").await.status.expect("status");
+    // Timestamps have second precision: let a second pass so a rewrite would show.
+    let stored = before
+        .artifact
+        .as_ref()
+        .expect("artifact")
+        .last_update_time
+        .0
+        .as_second();
+    wait_for("the next second", Duration::from_secs(3), || async {
+        (k8s_openapi::jiff::Timestamp::now().as_second() > stored).then_some(())
+    })
+    .await;
+
+    let requested = "2026-11-23T12:30:00Z";
+    h.api()
+        .patch(
+            "app",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({
+                "metadata": {"annotations": {RECONCILE_REQUESTED_AT: requested}}
+            })),
+        )
+        .await
+        .expect("annotate");
+    let api = h.api();
+    let after = wait_for("the requested fetch", Duration::from_secs(30), || async {
+        let st = api.get("app").await.ok()?.status?;
+        (st.last_handled_reconcile_at.as_deref() == Some(requested)).then_some(st)
+    })
+    .await;
+    // Same artifact (lastUpdateTime included) and same conditions (lastTransitionTime too).
+    assert_eq!(after.artifact, before.artifact);
+    assert_eq!(after.conditions, before.conditions);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_branch_is_ready_false_reference_not_found() {
     let h = Harness::start().await;
     let git = GitRepo::new();

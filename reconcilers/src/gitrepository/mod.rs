@@ -523,6 +523,15 @@ impl Drop for CancelOnDrop {
 
 async fn fetch(repo: &GitRepository, ctx: &Context, timeout: Duration) -> Result<Fetched, Failure> {
     let namespace = repo.namespace().unwrap_or_default();
+    if repo.spec.recurse_submodules {
+        // Refused rather than ignored: an artifact without the submodules the user asked for
+        // would be applied as if complete.
+        return Err(Failure::new(
+            reasons::INVALID_SPEC,
+            Retry::Stall,
+            "spec.recurseSubmodules: submodules are not supported yet",
+        ));
+    }
     let request = request_for(&repo.spec, timeout);
     let request = with_secrets(request, &repo.spec, &ctx.client, &namespace).await?;
     let cache = ctx.store.cache().clone();
