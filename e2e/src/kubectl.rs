@@ -20,9 +20,16 @@ pub fn find(test: &str) -> Option<PathBuf> {
 
 /// Runs kubectl against `kubeconfig` with `home` as its cache directory
 /// (kubectl caches discovery per host:port, and each world has its own port).
-pub async fn run(kubectl: &Path, kubeconfig: &Path, home: &Path, args: &[&str]) -> Result<Output> {
+pub async fn run(
+    kubectl: &Path,
+    kubeconfig: &Path,
+    home: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<Output> {
     tokio::process::Command::new(kubectl)
         .args(args)
+        .envs(env.iter().copied())
         .env("KUBECONFIG", kubeconfig)
         .env("HOME", home)
         .output()

@@ -1,8 +1,8 @@
 //! The end-to-end harness: a [`World`] is one whole GitOps loop on this
 //! machine, built from the real parts — the local control plane
 //! (`apiserver`), Flotilla's CRDs, a `git daemon` on 127.0.0.1 serving a
-//! repository the test pushes to with the `git` CLI, and a `kube::Client`;
-//! the simulated nodes and the operator are added once started.
+//! repository the test pushes to with the `git` CLI, a `kube::Client`, the
+//! simulated nodes and workload controllers (`workloads`), and the operator.
 //!
 //! Tests (`tests/scenarios/`) and the benchmark (`benches/gitops.rs`) share it.
 //! This is test support, not a library for users: errors are `anyhow` with
@@ -13,6 +13,8 @@
 
 pub mod git;
 pub mod kubectl;
+pub mod operator;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -21,7 +23,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use crds::conditions::{ConditionsExt, types};
 use crds::{GitRepository, Kustomization};
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Event, Namespace};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
@@ -45,15 +47,27 @@ pub struct World {
     pub client: kube::Client,
     /// The repository the test pushes to.
     pub git: GitServer,
+    sim: Option<workloads::SimHandle>,
+    operator: Option<operator::InProcess>,
     cp: Option<apiserver::RunningControlPlane>,
     dir: tempfile::TempDir,
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl World {
-    /// Starts a world, or returns `None` after printing `SKIPPED: …` when the
-    /// `git` CLI (needed for `git daemon`) is missing.
+    /// Starts a world with the operator running in-process, or returns `None`
+    /// after printing `SKIPPED: …` when the `git` CLI (needed for `git daemon`)
+    /// is missing.
     pub async fn start(test: &str) -> Result<Option<World>> {
+        let Some(mut world) = Self::start_without_operator(test).await? else {
+            return Ok(None);
+        };
+        world.start_operator().await?;
+        Ok(Some(world))
+    }
+
+    /// Like [`World::start`], without the operator (a test starts its own).
+    pub async fn start_without_operator(test: &str) -> Result<Option<World>> {
         init_tracing();
         if !git::available(test) {
             return Ok(None);
@@ -67,9 +81,18 @@ impl World {
         .context("starting the control plane")?;
         let client = client_for(cp.kubeconfig_path()).await?;
         let git = GitServer::start(&dir.path().join("git")).await?;
+        let sim = workloads::Simulation::start(
+            client.clone(),
+            workloads::SimConfig {
+                nodes: 2,
+                ..workloads::SimConfig::default()
+            },
+        );
         let world = World {
             client,
             git,
+            sim: Some(sim),
+            operator: None,
             cp: Some(cp),
             dir,
             _turn: turn,
@@ -77,6 +100,31 @@ impl World {
         world.install_crds().await?;
         world.ensure_namespace(NAMESPACE).await?;
         Ok(Some(world))
+    }
+
+    /// Starts the in-process operator and webhook (once).
+    pub async fn start_operator(&mut self) -> Result<()> {
+        if self.operator.is_none() {
+            let op =
+                operator::InProcess::start(self.client.clone(), &self.path("artifacts")).await?;
+            self.operator = Some(op);
+        }
+        Ok(())
+    }
+
+    /// Stops the in-process operator gracefully, if it runs.
+    pub async fn stop_operator(&mut self) {
+        if let Some(op) = self.operator.take() {
+            op.stop().await;
+        }
+    }
+
+    /// Base URL of the in-process webhook server.
+    pub fn receiver_url(&self) -> Result<String> {
+        self.operator
+            .as_ref()
+            .map(operator::InProcess::receiver_url)
+            .context("the operator is not running in-process")
     }
 
     /// The control plane's kubeconfig, for kubectl and child processes.
@@ -108,9 +156,16 @@ impl World {
         let Some(bin) = kubectl::find(test) else {
             return Ok(None);
         };
-        kubectl::run(&bin, self.kubeconfig(), &self.path("home"), args)
+        kubectl::run(&bin, self.kubeconfig(), &self.path("home"), args, &[])
             .await
             .map(Some)
+    }
+
+    /// Runs kubectl with extra environment (e.g. `KUBE_EDITOR`); fails when
+    /// kubectl is missing (check with [`kubectl::find`] first to skip).
+    pub async fn kubectl_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Result<Output> {
+        let bin = kubectl::find("kubectl_with_env").context("kubectl is not installed")?;
+        kubectl::run(&bin, self.kubeconfig(), &self.path("home"), args, env).await
     }
 
     /// Writes `files` into the repository, commits and pushes; returns the commit id.
@@ -227,6 +282,81 @@ impl World {
         .await
     }
 
+    /// Asks for a reconcile now, as `flotilla reconcile` and the webhook do:
+    /// sets `reconcile.flotilla.dev/requestedAt` on `kind` (`GitRepository`
+    /// or `Kustomization`) `NAMESPACE/name`. Returns the value set.
+    pub async fn request_reconcile(&self, kind: &str, name: &str) -> Result<String> {
+        let at = k8s_openapi::jiff::Timestamp::now().to_string();
+        let patch = Patch::Merge(json!({
+            "metadata": {"annotations": {crds::annotations::RECONCILE_REQUESTED_AT: at}}
+        }));
+        let params = PatchParams::default();
+        match kind {
+            "GitRepository" => self.sources().patch(name, &params, &patch).await.map(drop),
+            "Kustomization" => self
+                .kustomizations()
+                .patch(name, &params, &patch)
+                .await
+                .map(drop),
+            other => bail!("cannot request a reconcile of a {other}"),
+        }
+        .with_context(|| format!("annotating {kind} {NAMESPACE}/{name}"))?;
+        Ok(at)
+    }
+
+    /// The core Events about `kind` `NAMESPACE/name`, as (reason, message).
+    pub async fn events_for(&self, kind: &str, name: &str) -> Result<Vec<(String, String)>> {
+        let api: Api<Event> = Api::namespaced(self.client.clone(), NAMESPACE);
+        let list = api
+            .list(&Default::default())
+            .await
+            .context("listing Events")?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.involved_object.kind.as_deref() == Some(kind)
+                    && e.involved_object.name.as_deref() == Some(name)
+            })
+            .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
+            .collect())
+    }
+
+    /// Waits for a core Event about `kind` `NAMESPACE/name` with `reason`
+    /// whose message contains `needle`; returns the message. On timeout the
+    /// error lists the Events there are.
+    pub async fn wait_for_event(
+        &self,
+        kind: &str,
+        name: &str,
+        reason: &str,
+        needle: &str,
+        timeout: Duration,
+    ) -> Result<String> {
+        use futures::TryStreamExt;
+        use kube::runtime::{WatchStreamExt, watcher};
+        let api: Api<Event> = Api::namespaced(self.client.clone(), NAMESPACE);
+        let found = watcher(api, watcher::Config::default())
+            .applied_objects()
+            .try_filter_map(|e| {
+                let hit = e.involved_object.kind.as_deref() == Some(kind)
+                    && e.involved_object.name.as_deref() == Some(name)
+                    && e.reason.as_deref() == Some(reason)
+                    && e.message.as_deref().is_some_and(|m| m.contains(needle));
+                futures::future::ready(Ok(hit.then(|| e.message.unwrap_or_default())))
+            });
+        let mut found = std::pin::pin!(found);
+        match tokio::time::timeout(timeout, found.try_next()).await {
+            Ok(Ok(Some(message))) => Ok(message),
+            Ok(Ok(None)) => bail!("the Event watch ended"),
+            Ok(Err(e)) => Err(anyhow!(e)).context("watching Events"),
+            Err(_) => bail!(
+                "no {reason} Event on {kind} {NAMESPACE}/{name} containing {needle:?} after {timeout:?}; events: {:?}",
+                self.events_for(kind, name).await.unwrap_or_default()
+            ),
+        }
+    }
+
     /// Installs Flotilla's CRDs and waits until they are served.
     async fn install_crds(&self) -> Result<()> {
         let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
@@ -258,6 +388,9 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
+        // Controllers first, so nothing talks to a control plane that is gone.
+        drop(self.operator.take());
+        drop(self.sim.take());
         if let Some(cp) = self.cp.take() {
             cp.shutdown();
         }
