@@ -100,8 +100,8 @@ impl PolicySet {
         // null for every policy without params cost a conversion each.
         let mut params_bound = true;
         let mut verdicts = Vec::new();
-        for binding in &self.bindings {
-            let Some(policy) = self.policies.get(&binding.spec.policy_name) else {
+        for (binding, policy) in &self.bindings {
+            let Some(policy) = policy else {
                 continue;
             };
             let Some(constraints) = &policy.policy.spec.match_constraints else {

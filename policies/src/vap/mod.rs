@@ -63,8 +63,13 @@ impl Lookup for ObjectSet {
 /// A set of compiled policies and their bindings.
 #[derive(Debug)]
 pub struct PolicySet {
-    policies: BTreeMap<String, CompiledPolicy>,
-    bindings: Vec<ValidatingAdmissionPolicyBinding>,
+    policies: BTreeMap<String, Arc<CompiledPolicy>>,
+    /// Bindings sorted by name, each with its policy when the set has it,
+    /// resolved when either is added rather than on every request.
+    bindings: Vec<(
+        ValidatingAdmissionPolicyBinding,
+        Option<Arc<CompiledPolicy>>,
+    )>,
     cost_limit: u64,
     authorizer: Option<Arc<Vec<AuthorizerRule>>>,
 }
@@ -136,7 +141,16 @@ impl PolicySet {
 
     /// Compiles and adds a policy, replacing one of the same name.
     pub fn add_policy(&mut self, policy: ValidatingAdmissionPolicy) -> Result<(), Error> {
-        let compiled = CompiledPolicy::compile(policy, self.cost_limit, self.authorizer.is_some())?;
+        let compiled = Arc::new(CompiledPolicy::compile(
+            policy,
+            self.cost_limit,
+            self.authorizer.is_some(),
+        )?);
+        for (binding, resolved) in &mut self.bindings {
+            if binding.spec.policy_name == compiled.name() {
+                *resolved = Some(Arc::clone(&compiled));
+            }
+        }
         self.policies.insert(compiled.name().to_string(), compiled);
         Ok(())
     }
@@ -144,10 +158,11 @@ impl PolicySet {
     /// Adds a binding, replacing one of the same name.
     pub fn add_binding(&mut self, binding: ValidatingAdmissionPolicyBinding) {
         self.bindings
-            .retain(|b| b.metadata.name != binding.metadata.name);
-        self.bindings.push(binding);
+            .retain(|(b, _)| b.metadata.name != binding.metadata.name);
+        let policy = self.policies.get(&binding.spec.policy_name).cloned();
+        self.bindings.push((binding, policy));
         self.bindings
-            .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+            .sort_by(|a, b| a.0.metadata.name.cmp(&b.0.metadata.name));
     }
 
     /// Number of policies.
@@ -164,8 +179,8 @@ impl PolicySet {
     pub fn dangling_bindings(&self) -> Vec<&str> {
         self.bindings
             .iter()
-            .filter(|b| !self.policies.contains_key(&b.spec.policy_name))
-            .map(|b| b.metadata.name.as_str())
+            .filter(|(_, policy)| policy.is_none())
+            .map(|(b, _)| b.metadata.name.as_str())
             .collect()
     }
 }

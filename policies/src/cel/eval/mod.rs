@@ -55,8 +55,8 @@ pub(crate) struct Compiled {
     pub(crate) locals: usize,
 }
 
-/// A field name selected on a map.
-pub(crate) type Field = Arc<String>;
+/// A field name selected on a map, interned (see [`object::intern`]).
+pub(crate) type Field = Arc<str>;
 
 /// An expression over the interpreter, built at compile time, whose
 /// operands are the variables `@0`, `@1`…
@@ -283,12 +283,12 @@ impl Compiler<'_> {
             Expr::Ident(name) => self.ident(name)?,
             Expr::Select(s) if s.test => Node::Has {
                 operand: Box::new(self.node(&s.operand)?),
-                field: Arc::new(s.field.clone()),
+                field: object::intern(&s.field),
                 bridge: select_bridge(&s.field, true),
             },
             Expr::Select(s) => {
                 let operand = self.node(&s.operand)?;
-                let field = Arc::new(s.field.clone());
+                let field = object::intern(&s.field);
                 let bridge = select_bridge(&s.field, false);
                 match operand {
                     Node::Path {

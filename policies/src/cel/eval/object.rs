@@ -9,12 +9,30 @@
 //! result, an operand handed to the interpreter), so neither callers nor
 //! the interpreter ever see one.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock, RwLock};
 
 use cel::Value;
 use cel::objects::{Key, Map, Opaque, OpaqueEq};
 
 const TYPE_NAME: &str = "flotilla.internal.Object";
+
+/// Field names that compiled expressions select. An object key equal to
+/// one of them shares its allocation, so a selection finds its field by
+/// comparing pointers. Only names from expressions are kept, so the set
+/// stays as small as the policies loaded; other keys are not interned.
+static INTERNED: LazyLock<RwLock<HashSet<Arc<str>>>> = LazyLock::new(Default::default);
+
+/// The interned copy of a field name an expression selects.
+pub(crate) fn intern(name: &str) -> Arc<str> {
+    let mut set = INTERNED.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = set.get(name) {
+        return Arc::clone(found);
+    }
+    let name: Arc<str> = Arc::from(name);
+    set.insert(Arc::clone(&name));
+    name
+}
 
 /// A JSON object's fields, sorted by name. Names are `Arc<str>`, whose
 /// length sits in the pointer, so most mismatches are seen without
@@ -54,6 +72,21 @@ impl Object {
         self.values.get(i)
     }
 
+    /// The value of field `name`, an [`intern`]ed name: found by pointer
+    /// when the object was converted after the name was interned, by
+    /// comparing names otherwise.
+    #[inline]
+    pub(crate) fn get_interned(&self, name: &Arc<str>) -> Option<&Value> {
+        match self
+            .keys
+            .iter()
+            .position(|k| std::ptr::addr_eq(Arc::as_ptr(k), Arc::as_ptr(name)))
+        {
+            Some(i) => self.values.get(i),
+            None => self.get(name),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.keys.len()
     }
@@ -77,11 +110,22 @@ pub(crate) fn as_object(v: &Value) -> Option<&Object> {
 /// Converts JSON with the number semantics of [`crate::cel::json_to_cel`],
 /// objects becoming [`Object`]s.
 pub(crate) fn from_json(v: &serde_json::Value) -> Value {
+    let interned = INTERNED.read().unwrap_or_else(|e| e.into_inner());
+    convert(v, &interned)
+}
+
+fn convert(v: &serde_json::Value, interned: &HashSet<Arc<str>>) -> Value {
     match v {
         serde_json::Value::Object(fields) => {
             let mut fields: Vec<(Arc<str>, Value)> = fields
                 .iter()
-                .map(|(k, v)| (Arc::from(k.as_str()), from_json(v)))
+                .map(|(k, v)| {
+                    let key = match interned.get(k.as_str()) {
+                        Some(name) => Arc::clone(name),
+                        None => Arc::from(k.as_str()),
+                    };
+                    (key, convert(v, interned))
+                })
                 .collect();
             // serde_json's map is sorted unless `preserve_order` is on.
             if !fields.is_sorted_by(|a, b| a.0 <= b.0) {

@@ -43,6 +43,16 @@ fn field<'v>(v: &'v Value, name: &str) -> Option<Option<&'v Value>> {
     }
 }
 
+/// [`field`] for an interned name, as field selections have.
+#[inline]
+fn interned_field<'v>(v: &'v Value, name: &super::Field) -> Option<Option<&'v Value>> {
+    match v {
+        Value::Map(m) => Some(map_get(m, name)),
+        Value::Opaque(_) => object::as_object(v).map(|o| o.get_interned(name)),
+        _ => None,
+    }
+}
+
 fn no_such_key(field: &str) -> Error {
     Box::new(ExecutionError::NoSuchKey(Arc::new(field.to_owned())))
 }
@@ -123,7 +133,7 @@ impl<'a> Frame<'a> {
                 bridge,
             } => {
                 let v = self.eval(operand)?;
-                match self::field(&v, field) {
+                match interned_field(&v, field) {
                     Some(found) => Ok(Value::Bool(found.is_some())),
                     None => bridge::run(bridge, vec![v]),
                 }
@@ -265,14 +275,14 @@ impl<'a> Frame<'a> {
             }
         };
         for (i, name) in fields.iter().enumerate() {
-            match field(current, name) {
+            match interned_field(current, name) {
                 Some(Some(v)) => current = v,
                 Some(None) => return Err(no_such_key(name)),
                 None => {
                     // Not a map: the interpreter selects the rest.
                     let mut value = bridge::run(&bridges[i], vec![current.clone()])?;
                     for (name, bridge) in fields.iter().zip(bridges).skip(i + 1) {
-                        value = match field(&value, name) {
+                        value = match interned_field(&value, name) {
                             Some(Some(v)) => v.clone(),
                             Some(None) => return Err(no_such_key(name)),
                             None => bridge::run(bridge, vec![value])?,
