@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod labels;
 pub mod nodes;
+mod pods;
 pub mod quantity;
 pub mod scheduler;
 mod simulation;

@@ -24,6 +24,8 @@ pub struct DeleteOptions {
     pub uid: Option<String>,
     pub resource_version: Option<String>,
     pub dry_run: bool,
+    /// `gracePeriodSeconds` (body or query); see [`super::graceful`].
+    pub grace_period: Option<i64>,
 }
 
 impl DeleteOptions {
@@ -68,6 +70,10 @@ impl DeleteOptions {
                 .and_then(Value::as_str)
                 .map(str::to_string),
             dry_run,
+            grace_period: body
+                .get("gracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .or_else(|| req.param("gracePeriodSeconds").and_then(|g| g.parse().ok())),
         })
     }
 }
@@ -115,6 +121,20 @@ pub fn delete_object(
                 Change::Keep(new)
             } else {
                 Change::Put(new)
+            });
+        }
+        if let Some(grace) = super::graceful::grace_period(info, &old, opts.grace_period) {
+            let marked = super::graceful::mark(&old, grace);
+            if objects::is_deleting(&old)
+                && old.pointer("/metadata/deletionGracePeriodSeconds")
+                    == marked.pointer("/metadata/deletionGracePeriodSeconds")
+            {
+                return Ok(Change::Keep(old));
+            }
+            return Ok(if opts.dry_run {
+                Change::Keep(marked)
+            } else {
+                Change::Put(marked)
             });
         }
         let mut finalizers = objects::finalizers(&old);

@@ -3,6 +3,7 @@
 //! Kubernetes' content type and `Warning` headers.
 
 pub mod delete;
+pub mod graceful;
 pub mod read;
 pub mod scale;
 pub mod watch;

@@ -6,9 +6,11 @@ use tokio::task::JoinSet;
 
 pub mod cronjob;
 pub mod daemonset;
+pub mod deployment;
 pub mod endpointslice;
 pub mod ingress;
 pub mod job;
+pub mod replicaset;
 pub mod statefulset;
 pub mod volume;
 pub(crate) mod workload;
@@ -16,6 +18,8 @@ pub(crate) mod workload;
 /// Starts every workload controller on `tasks`. Adding a controller is one
 /// line here.
 pub(crate) fn spawn_all(client: &kube::Client, tasks: &mut JoinSet<()>) {
+    tasks.spawn(replicaset::run(client.clone()));
+    tasks.spawn(deployment::run(client.clone()));
     tasks.spawn(statefulset::run(client.clone()));
     tasks.spawn(daemonset::run(client.clone()));
     tasks.spawn(job::run(client.clone()));

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use apiserver::{Config, ControlPlane, RunningControlPlane};
@@ -67,16 +67,18 @@ impl SimCluster {
     }
 
     /// Runs kubectl against this cluster, or `None` after printing
-    /// `SKIPPED: <test>: …` when kubectl is not installed.
-    pub fn kubectl(&self, test: &str, args: &[&str]) -> Option<Output> {
+    /// `SKIPPED: <test>: …` when kubectl is not installed. Async, so the
+    /// simulation on the test's runtime keeps running meanwhile.
+    pub async fn kubectl(&self, test: &str, args: &[&str]) -> Option<Output> {
         let kubectl = kubectl_path(test)?;
         let home = self.dir.path().join("home");
         Some(
-            Command::new(kubectl)
+            tokio::process::Command::new(kubectl)
                 .args(args)
                 .env("KUBECONFIG", self.kubeconfig())
                 .env("HOME", &home)
                 .output()
+                .await
                 .expect("kubectl runs"),
         )
     }
