@@ -3,10 +3,12 @@
 //! Generates a tree like the ones the issue measures: N apps of 14 objects
 //! each in a base, a component whose patch targets every Deployment, and
 //! three overlay levels (prefix, suffix + namespace, images + labels). It
-//! times Flotilla (median of several runs) and `kubectl kustomize` (once) on
-//! the same tree, prints both and the ratio, then does the same at double
-//! size and prints how Flotilla's time grew. Peak memory is read from
-//! `VmHWM` of a child process (this binary re-run) that renders once.
+//! times Flotilla on that tree and on one of double size, the renders of the
+//! two interleaved so load from other processes hits both alike (median,
+//! minimum and every run printed), then `kubectl kustomize` once per size on
+//! the same trees, and prints the ratios and how Flotilla's time grew. Peak
+//! memory is read from `VmHWM` of a child process (this binary re-run) that
+//! renders once.
 //!
 //! Run: `cargo bench -p flotilla-kustomize --bench render`
 //! (`FLOTILLA_BENCH_NO_KUBECTL=1` skips kubectl and `FLOTILLA_BENCH_APPS=N`
@@ -281,16 +283,32 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn time_flotilla(dir: &Path) -> (Duration, usize) {
-    let mut times = Vec::new();
-    let mut docs = 0;
-    for _ in 0..7 {
-        let start = Instant::now();
-        let out = kustomize::build(dir).unwrap_or_else(|e| panic!("flotilla render: {e}"));
-        times.push(start.elapsed());
-        docs = out.matches("\n---\n").count() + 1;
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Renders of each tree, interleaved (small, large, small, ...) so that load
+/// from other processes drifting over the run hits both sizes alike.
+const RUNS: usize = 15;
+
+fn render_once(dir: &Path) -> (Duration, String) {
+    let start = Instant::now();
+    let out = kustomize::build(dir).unwrap_or_else(|e| panic!("flotilla render: {e}"));
+    (start.elapsed(), out)
+}
+
+/// Times for each of `dirs`, interleaved, after one warm-up render each.
+fn time_flotilla(dirs: &[&Path]) -> Vec<Vec<Duration>> {
+    for dir in dirs {
+        render_once(dir);
     }
-    (median(times), docs)
+    let mut times = vec![Vec::new(); dirs.len()];
+    for _ in 0..RUNS {
+        for (i, dir) in dirs.iter().enumerate() {
+            times[i].push(render_once(dir).0);
+        }
+    }
+    times
 }
 
 fn time_kubectl(dir: &Path) -> Option<(Duration, String)> {
@@ -333,34 +351,36 @@ fn child_render_once(dir: &str) {
     println!("{hwm}");
 }
 
-fn run(apps: usize) -> Duration {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let top = generate(tmp.path(), apps);
-    let (ours, docs) = time_flotilla(&top);
+/// Prints one size's figures; returns the median.
+fn report(apps: usize, dir: &Path, times: &[Duration]) -> Duration {
+    let (_, out) = render_once(dir);
+    let docs = out.matches("\n---\n").count() + 1;
+    let mid = median(times.to_vec());
+    let min = times.iter().min().copied().unwrap_or_default();
     println!(
-        "{} apps, {docs} objects: flotilla {:.1} ms (median of 7)",
-        apps,
-        ours.as_secs_f64() * 1e3
+        "{apps} apps, {docs} objects: flotilla {:.1} ms (median of {RUNS}, min {:.1} ms)",
+        ms(mid),
+        ms(min)
     );
-    match time_kubectl(&top) {
-        Some((theirs, text)) => {
-            let same = kustomize::build(&top).is_ok_and(|o| o == text);
-            println!(
-                "  kubectl kustomize {:.0} ms; flotilla is {:.0}x faster; output identical: {same}",
-                theirs.as_secs_f64() * 1e3,
-                theirs.as_secs_f64() / ours.as_secs_f64()
-            );
-        }
+    let all: Vec<String> = times.iter().map(|t| format!("{:.1}", ms(*t))).collect();
+    println!("  runs (ms): {}", all.join(" "));
+    match time_kubectl(dir) {
+        Some((theirs, text)) => println!(
+            "  kubectl kustomize {:.0} ms; flotilla is {:.0}x faster; output identical: {}",
+            ms(theirs),
+            theirs.as_secs_f64() / mid.as_secs_f64(),
+            out == text
+        ),
         None => println!("  kubectl not available: no comparison"),
     }
-    match peak_memory_kb(&top) {
+    match peak_memory_kb(dir) {
         Some(kb) => println!(
             "  peak memory of one render (VmHWM): {:.1} MB",
             kb as f64 / 1024.0
         ),
         None => println!("  peak memory: could not measure"),
     }
-    ours
+    mid
 }
 
 fn main() {
@@ -368,24 +388,45 @@ fn main() {
         child_render_once(&dir);
         return;
     }
-    let apps = 100;
     println!("render benchmark ({OBJECTS_PER_APP} objects per app)");
-    if let Some(only) = std::env::var("FLOTILLA_BENCH_APPS")
+    let only = std::env::var("FLOTILLA_BENCH_APPS")
         .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        if let Some(dir) = std::env::var_os("FLOTILLA_BENCH_WRITE") {
-            let top = generate(Path::new(&dir), only);
-            println!("wrote {}", top.display());
-            return;
-        }
-        run(only);
+        .and_then(|v| v.parse::<usize>().ok());
+    if let (Some(apps), Some(dir)) = (only, std::env::var_os("FLOTILLA_BENCH_WRITE")) {
+        let top = generate(Path::new(&dir), apps);
+        println!("wrote {}", top.display());
         return;
     }
-    let small = run(apps);
-    let large = run(apps * 2);
-    println!(
-        "doubling the tree took {:.2}x the time (target at most 2.2x)",
-        large.as_secs_f64() / small.as_secs_f64()
-    );
+    let sizes = match only {
+        Some(apps) => vec![apps],
+        None => vec![100, 200],
+    };
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let tops: Vec<PathBuf> = sizes
+        .iter()
+        .map(|&apps| generate(&tmp.path().join(apps.to_string()), apps))
+        .collect();
+    let dirs: Vec<&Path> = tops.iter().map(PathBuf::as_path).collect();
+    let times = time_flotilla(&dirs);
+    let medians: Vec<Duration> = sizes
+        .iter()
+        .zip(&dirs)
+        .zip(&times)
+        .map(|((&apps, dir), t)| report(apps, dir, t))
+        .collect();
+    if let [small, large] = medians[..] {
+        let pairs: Vec<String> = times[0]
+            .iter()
+            .zip(&times[1])
+            .map(|(s, l)| format!("{:.2}", l.as_secs_f64() / s.as_secs_f64()))
+            .collect();
+        println!(
+            "  doubling ratio of each interleaved pair: {}",
+            pairs.join(" ")
+        );
+        println!(
+            "doubling the tree took {:.2}x the time (medians; target at most 2.2x)",
+            large.as_secs_f64() / small.as_secs_f64()
+        );
+    }
 }

@@ -118,14 +118,13 @@ fn accumulate_inner(
         let start = out.len();
         out.extend(found?);
         for i in start..out.len() {
-            if let Some(first) = seen.find(out, i) {
+            if let Some(first) = seen.check_insert(out, i) {
                 return Err(Error::DuplicateId {
                     path: out[i].origin.clone(),
                     first: out[first].origin.clone(),
                     id: out[i].id().describe(),
                 });
             }
-            seen.insert(out, i);
         }
     }
     for crd in &k.crds {
@@ -152,28 +151,32 @@ struct SeenIds {
 }
 
 impl SeenIds {
-    fn hash(res: &Resource) -> u64 {
+    fn hash(parts: &[&str; 5]) -> u64 {
         let mut h = std::hash::DefaultHasher::new();
-        res.id_parts().hash(&mut h);
+        parts.hash(&mut h);
         h.finish()
     }
 
+    /// Records `resources[i]` without checking it (ids accumulated earlier).
     fn insert(&mut self, resources: &[Resource], i: usize) {
-        self.by_hash
-            .entry(Self::hash(&resources[i]))
-            .or_default()
-            .push(i);
+        let parts = resources[i].id_parts();
+        self.by_hash.entry(Self::hash(&parts)).or_default().push(i);
     }
 
-    /// The latest earlier resource with the same id as `resources[i]`.
-    fn find(&self, resources: &[Resource], i: usize) -> Option<usize> {
+    /// Records `resources[i]`, or returns the latest earlier resource with
+    /// the same id.
+    fn check_insert(&mut self, resources: &[Resource], i: usize) -> Option<usize> {
         let parts = resources[i].id_parts();
-        self.by_hash
-            .get(&Self::hash(&resources[i]))?
+        let same = self.by_hash.entry(Self::hash(&parts)).or_default();
+        if let Some(&j) = same
             .iter()
             .rev()
-            .copied()
-            .find(|&j| resources[j].id_parts() == parts)
+            .find(|&&j| resources[j].id_parts() == parts)
+        {
+            return Some(j);
+        }
+        same.push(i);
+        None
     }
 }
 

@@ -327,6 +327,7 @@ fn build_table() -> Vec<Referral> {
 /// What name resolution needs to know about a candidate referral.
 struct Info {
     group: String,
+    version: String,
     kind: String,
     name: String,
     namespace: String,
@@ -341,23 +342,27 @@ struct Info {
 pub fn apply(resources: &mut [Resource]) -> Result<()> {
     let infos: Vec<Info> = resources
         .iter()
-        .map(|r| Info {
-            group: r.group().to_string(),
-            kind: r.kind().to_string(),
-            name: r.name().to_string(),
-            namespace: r.namespace().to_string(),
-            namespaces: std::iter::once(r.namespace().to_string())
-                .chain(r.previous.iter().map(|p| p.namespace.clone()))
-                .collect(),
-            prefixes: r.prefixes.clone(),
-            suffixes: r.suffixes.clone(),
+        .map(|r| {
+            let [group, version, kind, name, namespace] = r.id_parts();
+            Info {
+                group: group.to_string(),
+                version: version.to_string(),
+                kind: kind.to_string(),
+                name: name.to_string(),
+                namespace: namespace.to_string(),
+                namespaces: std::iter::once(namespace.to_string())
+                    .chain(r.previous.iter().map(|p| p.namespace.clone()))
+                    .collect(),
+                prefixes: r.prefixes.clone(),
+                suffixes: r.suffixes.clone(),
+            }
         })
         .collect();
     // (kind, any name the object ever had) -> objects.
     let mut index: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, r) in resources.iter().enumerate() {
         let kind = infos[i].kind.as_str();
-        let mut names: Vec<&str> = vec![r.name()];
+        let mut names: Vec<&str> = vec![infos[i].name.as_str()];
         names.extend(
             r.previous
                 .iter()
@@ -378,10 +383,10 @@ pub fn apply(resources: &mut [Resource]) -> Result<()> {
         for check in checks {
             let (referral, spec) = (check.referral, &check.spec);
             {
-                if !spec.matches(res) {
+                let referrer = &infos[i];
+                if !spec.matches_gvk(&referrer.group, &referrer.version, &referrer.kind) {
                     continue;
                 }
-                let referrer = &infos[i];
                 let mut failure: Option<String> = None;
                 visit(
                     &mut res.object,

@@ -32,7 +32,8 @@ pub fn apply(resources: &mut [Resource], namespace: &str) {
             set_default_subjects(res, namespace);
         }
         for spec in SERVICE_NAMESPACE {
-            if spec.matches(res) {
+            // (Every spec above is for APIServices.)
+            if kind == "APIService" && spec.matches(res) {
                 spec.visit(res, &mut |v: &mut Value| {
                     *v = Value::String(namespace.to_string());
                 });

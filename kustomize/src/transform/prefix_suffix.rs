@@ -17,9 +17,8 @@ pub fn apply(resources: &mut [Resource], prefix: &str, suffix: &str) {
         return;
     }
     for res in resources.iter_mut() {
-        let skip = SKIPPED
-            .iter()
-            .any(|(g, k)| *k == res.kind() && *g == res.group());
+        let (kind, group) = (res.kind(), res.group());
+        let skip = SKIPPED.iter().any(|(g, k)| *k == kind && *g == group);
         if skip {
             continue;
         }
