@@ -61,6 +61,28 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         authorizer_rules: Option<PathBuf>,
     },
+    /// Start a local cluster and GitOps in one process: the control plane,
+    /// simulated nodes, the operator, and a GitRepository + Kustomization for
+    /// REPO-OR-DIR. Prints the kubeconfig path and the progress until Ready.
+    Up(Box<UpArgs>),
+    /// Run Flotilla's controllers against a cluster (kubeconfig or
+    /// in-cluster), with Lease leader election, /metrics, /healthz, /readyz
+    /// and, optionally, the Receiver webhook.
+    Operator(Box<OperatorArgs>),
+    /// List GitRepositories or Kustomizations with their revision and Ready status.
+    Get {
+        #[command(subcommand)]
+        command: GetCommand,
+    },
+    /// Ask for an immediate reconcile and wait until it was handled.
+    Reconcile {
+        #[command(subcommand)]
+        command: ReconcileCommand,
+    },
+    /// Show what an apply would change (server-side dry run), as unified
+    /// diffs: `flotilla diff kustomization NAME` or `flotilla diff DIR`.
+    /// Exit 0 without changes, 1 with changes, 2 on errors.
+    Diff(Box<DiffArgs>),
 }
 
 /// Output formats of `flotilla validate`.
@@ -141,4 +163,156 @@ pub struct SourceFetchArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How commands reach a cluster.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+/// Flags of `flotilla up`.
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// A directory inside a Git work tree (its committed content on the
+    /// current branch is served), or a plain directory (snapshotted into a
+    /// repository under the data dir).
+    #[arg(default_value = "examples/gitops", value_name = "REPO-OR-DIR")]
+    pub source: PathBuf,
+    /// Keeps the control plane's store and the artifacts; a fresh temporary
+    /// directory (removed on exit) when omitted.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// API server port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Name of the GitRepository and Kustomization (default: the directory's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Namespace of the GitRepository and Kustomization.
+    #[arg(long, default_value = "flotilla-system")]
+    pub namespace: String,
+    /// How often the repository is checked for new commits.
+    #[arg(long, default_value = "10s")]
+    pub interval: String,
+    /// Simulated nodes that run the workloads (0: none).
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// Exit 0 once the Kustomization is Ready, non-zero with the reason when
+    /// it fails or --timeout passes.
+    #[arg(long)]
+    pub exit_when_ready: bool,
+    /// With --exit-when-ready: give up after this long (e.g. 90s, 5m).
+    #[arg(long, default_value = "5m")]
+    pub timeout: String,
+    /// Serve the Receiver webhook on this address (e.g. 127.0.0.1:9292).
+    #[arg(long, value_name = "ADDR")]
+    pub receiver_addr: Option<std::net::SocketAddr>,
+}
+
+/// Flags of `flotilla operator`.
+#[derive(Debug, clap::Args)]
+pub struct OperatorArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Serve /metrics, /healthz and /readyz here.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub metrics_addr: std::net::SocketAddr,
+    /// Serve the Receiver webhook (`POST /hook/...`) here; off when omitted.
+    #[arg(long, value_name = "ADDR")]
+    pub receiver_addr: Option<std::net::SocketAddr>,
+    /// Where GitRepository artifacts are stored.
+    #[arg(long, value_name = "DIR")]
+    pub artifact_root: Option<PathBuf>,
+    /// Objects of each kind reconciled at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: u16,
+    /// Watch only this namespace (default: all).
+    #[arg(long, value_name = "NAMESPACE")]
+    pub watch_namespace: Option<String>,
+    /// Run the controllers without a Lease (only safe with a single replica).
+    #[arg(long)]
+    pub no_leader_election: bool,
+    /// Namespace of the leader-election Lease.
+    #[arg(long, default_value = "flotilla-system")]
+    pub leader_election_namespace: String,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "flotilla-leader")]
+    pub leader_election_id: String,
+    /// How long a leader's Lease stays valid without renewal, in seconds
+    /// (others take over after this when the leader dies).
+    #[arg(long, default_value_t = 15, value_name = "SECONDS")]
+    pub lease_duration: u64,
+    /// This replica's identity in the Lease (default: $POD_NAME or the host
+    /// name, plus a random suffix).
+    #[arg(long, env = "FLOTILLA_IDENTITY")]
+    pub identity: Option<String>,
+}
+
+/// Flags shared by `flotilla get …`.
+#[derive(Debug, clap::Args)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Namespace to list.
+    #[arg(short, long, default_value = "flotilla-system")]
+    pub namespace: String,
+    /// List every namespace (adds a NAMESPACE column).
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+}
+
+/// `flotilla get …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GetCommand {
+    /// GitRepositories: NAME, REVISION, READY, MESSAGE, AGE.
+    #[command(alias = "source", alias = "gitrepositories")]
+    Sources(GetArgs),
+    /// Kustomizations: NAME, REVISION, READY, MESSAGE, AGE.
+    #[command(alias = "kustomization", alias = "ks")]
+    Kustomizations(GetArgs),
+}
+
+/// `flotilla reconcile …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReconcileCommand {
+    /// Reconcile a Kustomization now (and its GitRepository first with --with-source).
+    #[command(alias = "ks")]
+    Kustomization(ReconcileArgs),
+    /// Fetch a GitRepository now.
+    #[command(alias = "gitrepository")]
+    Source(ReconcileArgs),
+}
+
+/// Flags of `flotilla reconcile …`.
+#[derive(Debug, clap::Args)]
+pub struct ReconcileArgs {
+    /// Name of the object.
+    pub name: String,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Namespace of the object.
+    #[arg(short, long, default_value = "flotilla-system")]
+    pub namespace: String,
+    /// Kustomization only: reconcile its source first and wait for it.
+    #[arg(long)]
+    pub with_source: bool,
+    /// Give up waiting after this long (e.g. 30s, 5m).
+    #[arg(long, default_value = "5m")]
+    pub timeout: String,
+}
+
+/// Flags of `flotilla diff`.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// `kustomization NAME`, or a DIR holding a kustomization or manifests.
+    #[arg(required = true, num_args = 1..=2, value_name = "kustomization NAME | DIR")]
+    pub target: Vec<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Namespace of the Kustomization (DIR: objects without a namespace go to `default`).
+    #[arg(short, long, default_value = "flotilla-system")]
+    pub namespace: String,
 }

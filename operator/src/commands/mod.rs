@@ -3,7 +3,12 @@
 mod build;
 mod control_plane;
 mod crds;
+mod diff;
+mod get;
+mod operator;
+mod reconcile;
 mod source;
+mod up;
 mod validate;
 
 use std::process::ExitCode;
@@ -22,5 +27,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             output,
             authorizer_rules,
         } => validate::run(&paths, &policies, output, authorizer_rules.as_deref()),
+        Command::Up(args) => up::run(*args),
+        Command::Operator(args) => operator::run(*args),
+        Command::Get { command } => get::run(command),
+        Command::Reconcile { command } => reconcile::run(command),
+        Command::Diff(args) => diff::run(*args),
     }
 }
