@@ -376,3 +376,85 @@ async fn fetches_over_the_git_protocol_from_git_daemon() {
     h.stop().await;
     drop(daemon);
 }
+
+/// An ed25519 key pair made with `ssh-keygen` in `dir`; `None` when ssh-keygen is missing.
+fn ssh_key_pair(dir: &std::path::Path) -> Option<(std::path::PathBuf, String)> {
+    let key = dir.join("signing_key");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "signer", "-f"])
+        .arg(&key)
+        .status()
+        .ok()?;
+    if !status.success() {
+        return None;
+    }
+    let public = std::fs::read_to_string(key.with_extension("pub")).ok()?;
+    Some((key, public))
+}
+
+/// A GitRepository with `verify` against Secret `signers` holding `public_key`.
+async fn create_verified(h: &Harness, url: &str, public_key: &str) {
+    h.cluster
+        .apply(&format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: signers\n  namespace: default\nstringData:\n  signer.pub: \"{}\"\n---\napiVersion: flotilla.dev/v1alpha1\nkind: GitRepository\nmetadata:\n  name: signed\n  namespace: default\nspec:\n  url: {url}\n  interval: 10m\n  ref:\n    branch: main\n  verify:\n    mode: HEAD\n    secretRef:\n      name: signers\n",
+            public_key.trim()
+        ))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_signed_by_a_trusted_ssh_key_is_verified() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let Some((key, public)) = ssh_key_pair(keys.path()) else {
+        eprintln!(
+            "SKIPPED: a_commit_signed_by_a_trusted_ssh_key_is_verified: ssh-keygen is not installed"
+        );
+        return;
+    };
+    let git = GitRepo::new();
+    git.git(&["config", "gpg.format", "ssh"]);
+    git.git(&["config", "user.signingkey", &key.display().to_string()]);
+    git.write(
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+    );
+    git.git(&["add", "-A"]);
+    git.git(&["commit", "-q", "-S", "-m", "signed"]);
+    let commit = git.git(&["rev-parse", "HEAD"]).trim().to_owned();
+
+    let h = Harness::start().await;
+    create_verified(&h, &git.url(), &public).await;
+    let repo = h.wait_ready("signed", "True").await;
+    let artifact = repo.status.and_then(|s| s.artifact).expect("artifact");
+    assert_eq!(artifact.revision, format!("main@sha1:{commit}"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_commit_fails_verification_and_produces_no_artifact() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let Some((_, public)) = ssh_key_pair(keys.path()) else {
+        eprintln!(
+            "SKIPPED: an_unsigned_commit_fails_verification_and_produces_no_artifact: ssh-keygen is not installed"
+        );
+        return;
+    };
+    let git = GitRepo::new();
+    git.write(
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+    );
+    git.commit("unsigned");
+
+    let h = Harness::start().await;
+    create_verified(&h, &git.url(), &public).await;
+    let repo = h.wait_ready("signed", "False").await;
+    let status = repo.status.expect("status");
+    let ready = status
+        .conditions
+        .find_condition(types::READY)
+        .expect("Ready");
+    assert_eq!(ready.reason, reasons::VERIFICATION_FAILED);
+    assert!(status.artifact.is_none());
+    h.stop().await;
+}
