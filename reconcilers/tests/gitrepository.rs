@@ -458,3 +458,63 @@ async fn an_unsigned_commit_fails_verification_and_produces_no_artifact() {
     assert!(status.artifact.is_none());
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsupported_spec_stalls() {
+    let h = Harness::start().await;
+    let git = GitRepo::new();
+    git.commit("empty");
+    h.cluster
+        .apply(&format!(
+            "apiVersion: flotilla.dev/v1alpha1\nkind: GitRepository\nmetadata:\n  name: app\n  namespace: default\nspec:\n  url: {}\n  interval: 10m\n  recurseSubmodules: true\n",
+            git.url()
+        ))
+        .await;
+    let status = h.wait_ready("app", "False").await.status.expect("status");
+    let stalled = status
+        .conditions
+        .find_condition(types::STALLED)
+        .expect("Stalled");
+    assert_eq!(stalled.status, "True");
+    assert_eq!(stalled.reason, reasons::INVALID_SPEC);
+    assert!(
+        stalled.message.contains("spec.recurseSubmodules"),
+        "{}",
+        stalled.message
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_is_retried_not_stalled() {
+    // A port nothing listens on: bind one, note it, let it go.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let h = Harness::start().await;
+    h.create(
+        "app",
+        &format!("git://127.0.0.1:{port}/nothing"),
+        "branch: main",
+    )
+    .await;
+    let status = h.wait_ready("app", "False").await.status.expect("status");
+    let ready = status
+        .conditions
+        .find_condition(types::READY)
+        .expect("Ready");
+    assert_eq!(ready.reason, reasons::GIT_OPERATION_FAILED);
+    assert!(
+        ready.message.contains(&port.to_string()),
+        "{}",
+        ready.message
+    );
+    let reconciling = status
+        .conditions
+        .find_condition(types::RECONCILING)
+        .expect("Reconciling while retrying");
+    assert_eq!(reconciling.reason, reasons::PROGRESSING_WITH_RETRY);
+    assert!(!status.conditions.condition_is_true(types::STALLED));
+    h.stop().await;
+}
