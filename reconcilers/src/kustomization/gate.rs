@@ -456,3 +456,41 @@ pub fn selector_string(selector: &LabelSelector) -> String {
     }
     parts.join(",")
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+
+    use super::*;
+
+    #[test]
+    fn selectors_are_written_in_query_syntax() {
+        let selector = LabelSelector {
+            match_labels: Some([("tier".to_owned(), "prod".to_owned())].into()),
+            match_expressions: Some(vec![
+                LabelSelectorRequirement {
+                    key: "team".into(),
+                    operator: "In".into(),
+                    values: Some(vec!["a".into(), "b".into()]),
+                },
+                LabelSelectorRequirement {
+                    key: "legacy".into(),
+                    operator: "DoesNotExist".into(),
+                    values: None,
+                },
+            ]),
+        };
+        assert_eq!(
+            selector_string(&selector),
+            "tier=prod,team in (a,b),!legacy"
+        );
+    }
+
+    #[test]
+    fn deny_wins_over_warn_and_audit() {
+        use policies::ValidationAction as A;
+        assert_eq!(strongest(&[A::Warn, A::Deny]), ValidationAction::Deny);
+        assert_eq!(strongest(&[A::Audit, A::Warn]), ValidationAction::Warn);
+        assert_eq!(strongest(&[A::Audit]), ValidationAction::Audit);
+    }
+}
