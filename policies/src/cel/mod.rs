@@ -1,9 +1,12 @@
 //! A general CEL layer: compile once, evaluate many times, with a cost limit.
 //!
-//! Built on the `cel` crate (cel-rust). This module adds what Kubernetes
-//! needs and the crate lacks: load-time checks ([`check`]), a runtime cost
-//! bound ([`cost`]), JSON conversion with Kubernetes number semantics
-//! ([`json`]) and the Kubernetes CEL libraries ([`lib`]).
+//! Built on the `cel` crate (cel-rust), whose parser and interpreter it
+//! uses. This module adds what Kubernetes needs and the crate lacks:
+//! load-time checks ([`check`]), a runtime cost bound ([`cost`]), JSON
+//! conversion with Kubernetes number semantics ([`json`]), the Kubernetes
+//! CEL libraries ([`lib`]), and a compiled evaluator (`eval`) that runs
+//! expressions several times faster than the interpreter, which stays the
+//! reference and handles what the evaluator does not model.
 //!
 //! Users: the VAP layer of this crate, the local control plane (admission and
 //! CRD `x-kubernetes-validations` rules with `self`/`oldSelf`).
