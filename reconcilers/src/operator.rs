@@ -45,6 +45,14 @@ pub struct Operator {
     metrics: Arc<Metrics>,
 }
 
+impl std::fmt::Debug for Operator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Operator")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Operator {
     /// Prepares the operator; fails when the configuration is unusable.
     pub fn new(client: kube::Client, config: OperatorConfig) -> Result<Self> {

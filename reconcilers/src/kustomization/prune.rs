@@ -63,8 +63,13 @@ pub async fn prune(
 ) -> Result<Vec<(ObjectId, Outcome)>, PruneError> {
     let mut outcomes = Vec::new();
     let mut failures = Vec::new();
+    // Reverse of the apply stages: a Namespace or CRD goes last, after what lived in it.
+    let mut ordered: Vec<(ObjectId, &ResourceRef)> = Vec::with_capacity(stale.len());
     for entry in stale {
-        let id = entry.object()?;
+        ordered.push((entry.object()?, entry));
+    }
+    ordered.sort_by_key(|(id, _)| id.kind == "Namespace" || id.kind == "CustomResourceDefinition");
+    for (id, entry) in ordered {
         match prune_one(client, resources, owner, &id, &entry.v).await {
             Ok(outcome) => outcomes.push((id, outcome)),
             Err(message) => failures.push(format!("{}: {message}", display_id(&id))),
