@@ -200,7 +200,18 @@ fn kubectl_server_side_dry_run_accepts_the_manifest() {
     };
     // A dry run persists nothing, so objects in a namespace the same dry run creates are
     // refused on any API server; the namespace exists in a real cluster by then.
-    kubectl_run(&["create", "namespace", "flotilla-system"]);
+    let namespace = dir.path().join("namespace.yaml");
+    std::fs::write(
+        &namespace,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flotilla-system\n",
+    )
+    .expect("write namespace.yaml");
+    kubectl_run(&[
+        "apply",
+        "--server-side",
+        "-f",
+        namespace.to_str().expect("utf-8 path"),
+    ]);
     let manifest = root().join("deploy/install.yaml");
     let printed = kubectl_run(&[
         "apply",

@@ -195,6 +195,10 @@ fn in_work_tree(dir: &Path) -> anyhow::Result<Option<Served>> {
 /// a commit when the content changed since the last `up`), and serves its `main` branch.
 fn snapshot(dir: &Path, repo_dir: &Path) -> anyhow::Result<Served> {
     if !repo_dir.exists() {
+        if let Some(parent) = repo_dir.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
         gix::init_bare(repo_dir).map_err(|e| anyhow!("creating {}: {e}", repo_dir.display()))?;
     }
     let repo = gix::open_opts(
@@ -523,8 +527,12 @@ async fn follow(
                     return Ok(ExitCode::SUCCESS);
                 }
             } else if c.status == "False" {
-                say(format!("✗ {}: {}", c.reason, c.message));
                 last = format!("{}: {}", c.reason, c.message);
+                // The source's own line says why it has no artifact; until the Kustomization
+                // sees the first one, "artifact not found" is expected, not news.
+                if c.reason != reasons::ARTIFACT_FAILED {
+                    say(format!("✗ {}: {}", c.reason, c.message));
+                }
                 if exit_when_ready && (stalled || TERMINAL.contains(&c.reason.as_str())) {
                     eprintln!("error: Kustomization {ns}/{name} failed: {last}");
                     return Ok(ExitCode::from(1));
