@@ -275,3 +275,93 @@ spec:
         "the policy under spec.path is not applied"
     );
 }
+
+/// The same overrides, written by hand into the kustomization the way Flux merges them, built
+/// by `kubectl kustomize` (the reference): Flotilla's build must give the same objects.
+#[test]
+fn overrides_build_like_kubectl_kustomize_on_the_flux_merged_file() {
+    let Ok(kubectl) = which_kubectl() else {
+        eprintln!(
+            "SKIPPED: overrides_build_like_kubectl_kustomize_on_the_flux_merged_file: kubectl is not installed"
+        );
+        return;
+    };
+    let files = [
+        ("app/deployment.yaml", DEPLOYMENT),
+        ("app/service.yaml", SERVICE),
+        (
+            "app/extra/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonLabels:\n  extra: \"yes\"\n",
+        ),
+    ];
+    let mut with_file = files.to_vec();
+    with_file.push((
+        "app/kustomization.yaml",
+        "resources: [deployment.yaml, service.yaml]\nnamePrefix: file-\nimages:\n- name: nginx\n  newTag: \"1.0\"\n",
+    ));
+    let source = tree(&with_file);
+    let mut merged = files.to_vec();
+    merged.push((
+        "app/kustomization.yaml",
+        r#"resources: [deployment.yaml, service.yaml]
+namePrefix: team-
+namespace: prod
+images:
+- name: nginx
+  newTag: "1.27"
+components: [extra]
+patches:
+- target: {kind: Deployment}
+  patch: |
+    - op: replace
+      path: /spec/replicas
+      value: 3
+"#,
+    ));
+    let reference = tree(&merged);
+    let ks = kustomization(
+        r#"
+metadata: {name: app, namespace: default}
+spec:
+  sourceRef: {kind: GitRepository, name: repo}
+  path: ./app
+  interval: 5m
+  prune: true
+  targetNamespace: prod
+  namePrefix: team-
+  components: [extra]
+  images:
+  - name: nginx
+    newTag: "1.27"
+  patches:
+  - target: {kind: Deployment}
+    patch: |
+      - op: replace
+        path: /spec/replicas
+        value: 3
+"#,
+    );
+    let built = render_all(&ks.spec, source.path(), None).expect("builds");
+    let out = std::process::Command::new(kubectl)
+        .arg("kustomize")
+        .arg(reference.path().join("app"))
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl kustomize: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: Vec<Value> =
+        serde_saphyr::from_multiple(&String::from_utf8_lossy(&out.stdout)).expect("YAML");
+    assert_eq!(built.objects, expected);
+}
+
+fn which_kubectl() -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("kubectl"))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
