@@ -205,7 +205,8 @@ async fn an_indexed_job_runs_each_index_once() {
 #[tokio::test]
 async fn a_finished_job_goes_after_its_ttl() {
     let c = SimCluster::start().await;
-    c.apply(&job("short", "  ttlSecondsAfterFinished: 1", ""))
+    // completionTime has whole seconds: a 1 s TTL could expire before we look.
+    c.apply(&job("short", "  ttlSecondsAfterFinished: 3", ""))
         .await;
     wait_condition(&c, "short", "Complete").await;
     let jobs: Api<Job> = c.api("default");

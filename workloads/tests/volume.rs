@@ -142,3 +142,70 @@ spec:
     })
     .await;
 }
+
+#[tokio::test]
+async fn wait_for_first_consumer_provisions_on_the_pods_node() {
+    let c = SimCluster::start().await;
+    c.apply(
+        r#"
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: local-wait
+provisioner: flotilla.dev/local
+volumeBindingMode: WaitForFirstConsumer
+"#,
+    )
+    .await;
+    c.apply(&CLAIM.replace("spec:\n", "spec:\n  storageClassName: local-wait\n"))
+        .await;
+    let claims: Api<PersistentVolumeClaim> = c.api("default");
+    wait_for("claim Pending", TIMEOUT, || async {
+        let pvc = claims.get("data").await.ok()?;
+        (pvc.status?.phase.as_deref() == Some("Pending")).then_some(())
+    })
+    .await;
+    c.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: user
+spec:
+  containers:
+  - name: app
+    image: busybox:1.36
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: data}
+"#,
+    )
+    .await;
+    let volume = bound(&c, "data")
+        .await
+        .spec
+        .and_then(|s| s.volume_name)
+        .expect("volume");
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = c.api("default");
+    let node = pods
+        .get("user")
+        .await
+        .expect("pod")
+        .spec
+        .and_then(|s| s.node_name)
+        .expect("scheduled");
+    let volumes: Api<PersistentVolume> = Api::all(c.client.clone());
+    let affinity = volumes
+        .get(&volume)
+        .await
+        .expect("pv")
+        .spec
+        .and_then(|s| s.node_affinity)
+        .expect("node affinity");
+    let term = &affinity.required.expect("required").node_selector_terms[0];
+    assert_eq!(
+        term.match_expressions.as_ref().expect("expressions")[0].values,
+        Some(vec![node])
+    );
+}

@@ -77,7 +77,6 @@ pub(crate) async fn run(client: kube::Client) {
         Api::<PersistentVolumeClaim>::all(client.clone()),
         watcher::Config::default(),
     );
-    let claims_store = claims.store();
     // A pod scheduled with a claim wakes that claim (WaitForFirstConsumer).
     let pod_to_claims = move |pod: Pod| {
         let ns = pod.namespace().unwrap_or_default();
@@ -91,7 +90,6 @@ pub(crate) async fn run(client: kube::Client) {
                     .map(|c| c.claim_name.clone())
             })
             .collect();
-        let _ = &claims_store;
         names
             .into_iter()
             .map(|n| ObjectRef::<PersistentVolumeClaim>::new(&n).within(&ns))
