@@ -115,8 +115,14 @@ fn runaway_comprehension_hits_the_cost_limit() {
     .unwrap();
     let mut act = Activation::new();
     act.insert_json("object", &json!({"items": items})).unwrap();
+    // The compiled evaluator charges the same budget as the interpreter.
+    assert!(program.is_compiled());
     assert_eq!(
         program.evaluate(&act),
+        Err(EvalError::CostLimit { limit: 1_000_000 })
+    );
+    assert_eq!(
+        program.evaluate_interpreted(&act),
         Err(EvalError::CostLimit { limit: 1_000_000 })
     );
 }
@@ -124,11 +130,16 @@ fn runaway_comprehension_hits_the_cost_limit() {
 #[test]
 fn cost_limit_is_configurable() {
     let program = compile("object.items.all(x, x > 0)", &env().with_cost_limit(3)).unwrap();
+    assert!(program.is_compiled());
     let mut act = Activation::new();
     act.insert_json("object", &json!({"items": [1, 2, 3]}))
         .unwrap();
     assert!(matches!(
         program.evaluate(&act),
+        Err(EvalError::CostLimit { .. })
+    ));
+    assert!(matches!(
+        program.evaluate_interpreted(&act),
         Err(EvalError::CostLimit { .. })
     ));
     act.insert_json("object", &json!({"items": [1, 2]}))
