@@ -518,3 +518,30 @@ async fn an_unreachable_server_is_retried_not_stalled() {
     assert!(!status.conditions.condition_is_true(types::STALLED));
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_recreated_under_the_same_name_is_fetched_at_once() {
+    let h = Harness::start().await;
+    let first = GitRepo::new();
+    first.commit("first repo");
+    h.create("app", &first.url(), "branch: main").await;
+    h.wait_ready("app", "True").await;
+
+    h.api()
+        .delete("app", &Default::default())
+        .await
+        .expect("delete");
+    let api = h.api();
+    wait_for("the deletion", Duration::from_secs(10), || async {
+        api.get_opt("app").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    let second = GitRepo::new();
+    let commit = second.commit("second repo");
+    h.create("app", &second.url(), "branch: main").await;
+
+    let repo = h.wait_ready("app", "True").await;
+    let artifact = repo.status.and_then(|s| s.artifact).expect("artifact");
+    assert_eq!(artifact.revision, format!("main@sha1:{commit}"));
+    h.stop().await;
+}

@@ -102,7 +102,7 @@ struct Context {
     store: ArtifactStore,
     events: Events,
     metrics: Arc<Metrics>,
-    /// Per `namespace/name`: what the last finished attempt saw and when the next one is due.
+    /// Per object (uid): what the last finished attempt saw and when the next one is due.
     /// A reconcile woken by our own status write finds itself not due and returns at once,
     /// so a status write never causes a second fetch.
     attempts: Mutex<HashMap<String, Attempt>>,
@@ -155,7 +155,7 @@ async fn reconcile(repo: Arc<GitRepository>, ctx: Arc<Context>) -> Result<Action
     let name = repo.name_any();
     let span = info_span!("reconcile", kind = KIND, %namespace, %name);
     async move {
-        let key = format!("{namespace}/{name}");
+        let key = attempt_key(&repo);
         let requested_at = repo.annotations().get(RECONCILE_REQUESTED_AT).cloned();
         if repo.spec.suspend {
             return Ok(Action::await_change());
@@ -194,12 +194,21 @@ fn not_due(
         .then(|| last.next_due - now)
 }
 
+/// Attempts are remembered per object identity (uid), so a GitRepository deleted and created
+/// again under the same name is fetched at once, not when the old one would have been due.
+fn attempt_key(repo: &GitRepository) -> String {
+    match &repo.metadata.uid {
+        Some(uid) => uid.clone(),
+        None => format!(
+            "{}/{}",
+            repo.namespace().unwrap_or_default(),
+            repo.name_any()
+        ),
+    }
+}
+
 fn error_policy(repo: Arc<GitRepository>, error: &Error, ctx: Arc<Context>) -> Action {
-    let key = format!(
-        "{}/{}",
-        repo.namespace().unwrap_or_default(),
-        repo.name_any()
-    );
+    let key = attempt_key(&repo);
     let attempts = ctx.attempts.lock().unwrap_or_else(|p| p.into_inner());
     let wait = attempts
         .get(&key)
