@@ -16,6 +16,9 @@ use serde_json::{Map, Number, Value};
 /// go-yaml v2's preferred line width.
 const BEST_WIDTH: usize = 80;
 
+/// Longest key (in bytes) go-yaml v2 writes as a simple `key: value`.
+const MAX_SIMPLE_KEY: usize = 128;
+
 /// Documents joined the way kustomize joins them (`---` between).
 pub fn emit_documents<'a>(docs: impl IntoIterator<Item = &'a Value>) -> String {
     // One buffer for the whole stream: no per-document string to copy.
@@ -95,6 +98,10 @@ impl Writer {
             if i > 0 {
                 self.indent(indent);
             }
+            if key.len() > MAX_SIMPLE_KEY {
+                self.complex_entry(key, value, indent);
+                continue;
+            }
             self.scalar_str(key, indent, true);
             self.push_char(':');
             match value {
@@ -113,6 +120,25 @@ impl Writer {
                     self.inline_value(other, indent + 2);
                     self.newline();
                 }
+            }
+        }
+    }
+
+    /// A mapping entry whose key is too long for a simple key: go-yaml
+    /// writes `? key` and then `: value`, the value laid out like a
+    /// sequence item (its first line after `: `, the rest indented by 2).
+    fn complex_entry(&mut self, key: &str, value: &Value, indent: usize) {
+        self.push("? ");
+        self.scalar_str(key, indent + 2, false);
+        self.newline();
+        self.indent(indent);
+        self.push(": ");
+        match value {
+            Value::Object(m) if !m.is_empty() => self.map(m, indent + 2),
+            Value::Array(a) if !a.is_empty() => self.seq(a, indent + 2),
+            other => {
+                self.inline_value(other, indent + 2);
+                self.newline();
             }
         }
     }
