@@ -106,6 +106,22 @@ async fn a_service_gets_a_cluster_ip_and_an_endpointslice_with_only_ready_pods_r
         "endpointslice-controller.k8s.io"
     );
 
+    // The legacy Endpoints object says the same.
+    let legacy: Api<k8s_openapi::api::core::v1::Endpoints> = c.api("default");
+    let subset = wait_for("Endpoints web", TIMEOUT, || async {
+        legacy.get("web").await.ok()?.subsets?.into_iter().next()
+    })
+    .await;
+    let names = |list: Option<Vec<k8s_openapi::api::core::v1::EndpointAddress>>| -> Vec<String> {
+        list.unwrap_or_default()
+            .into_iter()
+            .filter_map(|a| a.target_ref?.name)
+            .collect()
+    };
+    assert_eq!(names(subset.addresses), ["web-a"]);
+    assert_eq!(names(subset.not_ready_addresses), ["web-b"]);
+    assert_eq!(subset.ports.expect("ports")[0].port, 8080);
+
     // A deleted pod leaves the slice.
     let pods: Api<k8s_openapi::api::core::v1::Pod> = c.api("default");
     pods.delete("web-a", &Default::default())

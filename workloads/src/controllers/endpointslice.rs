@@ -5,14 +5,15 @@
 //! container port names, per pod) and at most 100 endpoints per slice.
 //!
 //! Slices are named `SERVICE-N` (Kubernetes uses generated names; clients
-//! find slices by label) and replaced whole on change. Not simulated: the
-//! legacy `Endpoints` object, topology hints, `trafficDistribution`.
+//! find slices by label) and replaced whole on change; the legacy
+//! `Endpoints` object is written from the same endpoints. Not simulated:
+//! topology hints, `trafficDistribution`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
+use k8s_openapi::api::core::v1::{Endpoints, Pod, Service, ServicePort};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
@@ -34,6 +35,8 @@ pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
 /// This controller's name, as Kubernetes' own.
 pub const MANAGER: &str = "endpointslice-controller.k8s.io";
+/// Label Kubernetes' endpoints controller puts on the Endpoints it manages.
+pub const ENDPOINTS_MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
 /// Kubernetes' default `--max-endpoints-per-slice`.
 pub const MAX_ENDPOINTS: usize = 100;
 
@@ -268,6 +271,7 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action> {
             desired.push((slice_name, obj));
         }
     }
+    write_endpoints(&ctx.client, svc.as_ref(), &desired, managed).await?;
     for (slice_name, obj) in &desired {
         let current = existing.iter().find(|s| s.name_any() == *slice_name);
         let unchanged = current.is_some_and(|c| {
@@ -306,6 +310,94 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action> {
     } else {
         Action::await_change()
     })
+}
+
+/// The legacy `Endpoints` object (named like the Service) that older
+/// clients and `kubectl get endpoints` read: one subset per port set, ready
+/// addresses and not-ready ones apart, from the same endpoints as the slices.
+async fn write_endpoints(
+    client: &kube::Client,
+    svc: &Service,
+    slices: &[(String, EndpointSlice)],
+    managed: bool,
+) -> Result<()> {
+    let ns = svc.namespace().unwrap_or_default();
+    let name = svc.name_any();
+    let api: Api<Endpoints> = Api::namespaced(client.clone(), &ns);
+    let what = format!("endpoints {ns}/{name}");
+    if !managed {
+        // Only ours go: a selector-less Service's Endpoints belong to the user.
+        let current = match api.get_opt(&name).await {
+            Ok(c) => c,
+            Err(e) => return Err(api_err(format!("reading {what}"))(e)),
+        };
+        if current.is_some_and(|e| {
+            e.labels().get(ENDPOINTS_MANAGED_BY).map(String::as_str) == Some(MANAGER)
+        }) {
+            delete_quietly(&api, &name, false, &what).await?;
+        }
+        return Ok(());
+    }
+    let mut subsets: BTreeMap<String, (Value, Vec<Value>, Vec<Value>)> = BTreeMap::new();
+    for (_, slice) in slices {
+        let ports: Vec<Value> = slice
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| json!({"name": p.name, "port": p.port, "protocol": p.protocol}))
+            .collect();
+        let key = serde_json::to_string(&ports).unwrap_or_default();
+        let entry = subsets
+            .entry(key)
+            .or_insert_with(|| (json!(ports), Vec::new(), Vec::new()));
+        for e in &slice.endpoints {
+            let Some(ip) = e.addresses.first() else {
+                continue;
+            };
+            let mut address = json!({"ip": ip, "targetRef": e.target_ref});
+            if let Some(node) = &e.node_name {
+                address["nodeName"] = json!(node);
+            }
+            if let Some(host) = &e.hostname {
+                address["hostname"] = json!(host);
+            }
+            if e.conditions.as_ref().and_then(|c| c.ready) == Some(true) {
+                entry.1.push(address);
+            } else {
+                entry.2.push(address);
+            }
+        }
+    }
+    let subsets: Vec<Value> = subsets
+        .into_values()
+        .filter(|(_, ready, not_ready)| !ready.is_empty() || !not_ready.is_empty())
+        .map(|(ports, ready, not_ready)| {
+            let mut subset = json!({"ports": ports});
+            if !ready.is_empty() {
+                subset["addresses"] = json!(ready);
+            }
+            if !not_ready.is_empty() {
+                subset["notReadyAddresses"] = json!(not_ready);
+            }
+            subset
+        })
+        .collect();
+    let mut labels = svc.labels().clone();
+    labels.insert(ENDPOINTS_MANAGED_BY.into(), MANAGER.into());
+    let body = json!({
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "subsets": subsets,
+    });
+    api.patch(
+        &name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(body),
+    )
+    .await
+    .map_err(api_err(format!("applying {what}")))?;
+    Ok(())
 }
 
 #[cfg(test)]
