@@ -62,10 +62,10 @@ async fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
                 labels.insert(NAMESPACE_LABEL.into(), json!(namespace));
             }
         }
-        let shown = display(&object);
         let (api, name) = api_for(&kube, &mut object, &default_ns)
             .await
-            .with_context(|| format!("resolving {shown}"))?;
+            .with_context(|| format!("resolving {}", display(&object)))?;
+        let shown = display(&object);
         let live = api
             .get_opt(&name)
             .await
@@ -169,6 +169,16 @@ fn comparable(mut object: Value) -> Value {
             "uid",
         ] {
             meta.remove(key);
+        }
+        // An empty map and an absent one mean the same; the API server keeps either.
+        for key in ["labels", "annotations"] {
+            if meta
+                .get(key)
+                .and_then(Value::as_object)
+                .is_some_and(|m| m.is_empty())
+            {
+                meta.remove(key);
+            }
         }
     }
     if let Some(o) = object.as_object_mut() {
