@@ -244,3 +244,51 @@ async fn a_policy_that_does_not_compile_is_policy_invalid() {
 fn source_docs(yaml: &str) -> Vec<Value> {
     serde_saphyr::from_multiple(yaml).expect("YAML")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_that_exists_is_checked_as_an_update_with_the_live_old_object() {
+    let cluster = Cluster::start().await;
+    cluster
+        .apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n")
+        .await;
+    let live = serde_json::to_string(&deployment("web", 3)).expect("JSON");
+    cluster.apply(&live).await;
+    cluster
+        .apply(
+            r#"apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: no-scale-down}
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [apps]
+      apiVersions: [v1]
+      operations: [UPDATE]
+      resources: [deployments]
+  validations:
+  - expression: object.spec.replicas >= oldObject.spec.replicas
+    message: replicas may not go down
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: no-scale-down-binding}
+spec:
+  policyName: no-scale-down
+  validationActions: [Deny]
+"#,
+        )
+        .await;
+    // `web` exists with 3 replicas: an UPDATE to 1 is denied. `new` does not exist: a CREATE,
+    // which this UPDATE-only policy does not look at.
+    let objects = vec![deployment("web", 1), deployment("new", 1)];
+    let outcome = evaluate(&cluster.client, &ks(""), &built(objects))
+        .await
+        .expect("gate runs");
+    let denied: Vec<&str> = outcome
+        .denied
+        .iter()
+        .map(|d| d.object.name.as_str())
+        .collect();
+    assert_eq!(denied, ["web"]);
+    assert_eq!(outcome.results[0].evaluated, 1);
+}

@@ -1,4 +1,5 @@
-//! The policy gate: every built object is checked, as a CREATE admission request, against the
+//! The policy gate: every built object is checked, as the admission request its apply will be
+//! (UPDATE with the live object as `oldObject` when it exists, CREATE otherwise), against the
 //! ValidatingAdmissionPolicies that gate the Kustomization (`spec.policies`), before anything
 //! is applied. One `Deny` failure means the revision is not applied at all; `Warn` and `Audit`
 //! failures are reported and let the apply go on.
@@ -244,6 +245,7 @@ pub async fn evaluate(
     lookup_objects.extend(built.objects.iter().cloned());
     lookup_objects.extend(param_docs);
     let lookup = ObjectSet::new(lookup_objects);
+    let live = live_objects(client, &built.objects).await?;
 
     let mut results: BTreeMap<(u8, String, String), PolicyResult> = BTreeMap::new();
     for gate in &gates {
@@ -264,7 +266,11 @@ pub async fn evaluate(
     let mut outcome = GateOutcome::default();
     for object in &built.objects {
         let describe = super::substitute::describe(object);
-        let request = Request::create(object.clone()).map_err(|e| GateError::Object {
+        let request = match live.get(&live_key(object)) {
+            Some(old) => Request::update(old.clone(), object.clone()),
+            None => Request::create(object.clone()),
+        }
+        .map_err(|e| GateError::Object {
             object: describe.clone(),
             message: e.to_string(),
         })?;
@@ -435,6 +441,96 @@ async fn cluster_params(client: &kube::Client, docs: &[Value]) -> Result<Vec<Val
         }
     }
     Ok(out)
+}
+
+/// `(apiVersion, kind, namespace, name)`; the namespace is empty for cluster-scoped objects and
+/// `default` for namespaced ones without one, as [`Request::create`] assumes.
+type LiveKey = (String, String, String, String);
+
+fn live_key(object: &Value) -> LiveKey {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    (
+        s(&object["apiVersion"]),
+        s(&object["kind"]),
+        s(&object["metadata"]["namespace"]),
+        s(&object["metadata"]["name"]),
+    )
+}
+
+/// The live objects the build would update, read with one LIST per kind and namespace (not
+/// one GET per object). Kinds the cluster does not serve yet (a CRD the same revision
+/// installs) have no live objects: their objects are CREATEs.
+async fn live_objects(
+    client: &kube::Client,
+    objects: &[Value],
+) -> Result<std::collections::HashMap<LiveKey, Value>, GateError> {
+    let mut wanted: BTreeMap<(String, String), BTreeMap<String, BTreeSet<String>>> =
+        BTreeMap::new();
+    for object in objects {
+        let (api_version, kind, namespace, name) = live_key(object);
+        wanted
+            .entry((api_version, kind))
+            .or_default()
+            .entry(namespace)
+            .or_default()
+            .insert(name);
+    }
+    let mut live = std::collections::HashMap::new();
+    for ((api_version, kind), by_namespace) in wanted {
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g.to_owned(), v.to_owned()),
+            None => (String::new(), api_version.clone()),
+        };
+        let gvk = GroupVersionKind::gvk(&group, &version, &kind);
+        let Ok((resource, caps)) = kube::discovery::pinned_kind(client, &gvk).await else {
+            continue;
+        };
+        let namespaced = caps.scope == kube::discovery::Scope::Namespaced;
+        for (namespace, names) in by_namespace {
+            let (api, key_namespace): (Api<DynamicObject>, String) = if namespaced {
+                let ns = if namespace.is_empty() {
+                    "default".to_owned()
+                } else {
+                    namespace.clone()
+                };
+                (
+                    Api::namespaced_with(client.clone(), &ns, &resource),
+                    namespace.clone(),
+                )
+            } else {
+                (Api::all_with(client.clone(), &resource), namespace.clone())
+            };
+            let list = match api.list(&ListParams::default()).await {
+                Ok(list) => list,
+                // A namespace the revision creates does not exist yet: nothing to update.
+                Err(kube::Error::Api(status)) if status.code == 404 => continue,
+                Err(e) => {
+                    return Err(kube_err(format!(
+                        "listing {kind} ({api_version}) to find live objects"
+                    ))(e));
+                }
+            };
+            for item in list {
+                let name = item.metadata.name.clone().unwrap_or_default();
+                if !names.contains(&name) {
+                    continue;
+                }
+                let mut value = serde_json::to_value(&item).unwrap_or(Value::Null);
+                value["apiVersion"] = api_version.clone().into();
+                value["kind"] = kind.clone().into();
+                live.insert(
+                    (
+                        api_version.clone(),
+                        kind.clone(),
+                        key_namespace.clone(),
+                        name,
+                    ),
+                    value,
+                );
+            }
+        }
+    }
+    Ok(live)
 }
 
 /// A label selector in the `?labelSelector=` syntax.
