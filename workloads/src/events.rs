@@ -21,9 +21,10 @@ pub enum EventType {
 }
 
 /// Records an event about `obj`, reported by `component` (e.g.
-/// `deployment-controller`). Failures are logged, never returned: an event
-/// that cannot be written must not stop a reconcile.
-pub(crate) async fn record<K>(
+/// `deployment-controller`), in the background: the write does not hold up
+/// the reconcile, and failures are logged, never returned — an event that
+/// cannot be written must not stop a controller.
+pub(crate) fn record<K>(
     client: &kube::Client,
     component: &str,
     obj: &K,
@@ -65,9 +66,11 @@ pub(crate) async fn record<K>(
         ..Default::default()
     };
     let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
-    if let Err(e) = api.create(&PostParams::default(), &event).await {
-        tracing::debug!(reason, object = %obj.name_any(), error = %e, "recording event failed");
-    }
+    tokio::spawn(async move {
+        if let Err(e) = api.create(&PostParams::default(), &event).await {
+            tracing::debug!(reason = ?event.reason, object = ?event.involved_object.name, error = %e, "recording event failed");
+        }
+    });
 }
 
 /// The ObjectReference of `obj` (kind, apiVersion, namespace, name, uid).

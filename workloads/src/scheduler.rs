@@ -37,6 +37,9 @@ use crate::quantity;
 const MANAGER: &str = "default-scheduler";
 /// How soon an unschedulable pod is tried again.
 const RETRY: Duration = Duration::from_secs(1);
+/// When a pod whose binding was sent is looked at again (bound by then, so
+/// a no-op, unless the binding failed).
+const BIND_RECHECK: Duration = Duration::from_secs(5);
 
 /// Runs the scheduler until aborted.
 pub(crate) async fn run(client: kube::Client) {
@@ -191,7 +194,7 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Scheduler>) -> Result<Action> {
         .unwrap_or_else(|p| p.into_inner())
         .contains_key(&uid)
     {
-        return Ok(Action::await_change());
+        return Ok(Action::requeue(BIND_RECHECK));
     }
     let namespace = pod.namespace().unwrap_or_default();
     let name = pod.name_any();
@@ -200,21 +203,15 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Scheduler>) -> Result<Action> {
     let placed = ctx.placed();
     match choose(&pod, &nodes, &placed) {
         Ok(node) => {
-            api.patch(
-                &name,
-                &params(),
-                &Patch::Merge(json!({"spec": {"nodeName": node}})),
-            )
-            .await
-            .map_err(|source| Error::Api {
-                action: format!("binding pod {namespace}/{name} to {node}"),
-                source,
-            })?;
+            // Assume first, bind in the background: the next decision already
+            // counts this pod, and bindings are written concurrently (the
+            // API server fsyncs each write; one at a time would cap the
+            // scheduler at the disk's sync rate).
             ctx.assumed
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(
-                    uid,
+                    uid.clone(),
                     Placed {
                         node: node.clone(),
                         namespace: namespace.clone(),
@@ -222,16 +219,35 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Scheduler>) -> Result<Action> {
                         requests: Requests::of(&pod),
                     },
                 );
-            events::record(
-                &ctx.client,
-                MANAGER,
-                pod.as_ref(),
-                EventType::Normal,
-                "Scheduled",
-                format!("Successfully assigned {namespace}/{name} to {node}"),
-            )
-            .await;
-            Ok(Action::await_change())
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                let bound = api
+                    .patch(
+                        &name,
+                        &params(),
+                        &Patch::Merge(json!({"spec": {"nodeName": node}})),
+                    )
+                    .await;
+                match bound {
+                    Ok(_) => events::record(
+                        &ctx.client,
+                        MANAGER,
+                        pod.as_ref(),
+                        EventType::Normal,
+                        "Scheduled",
+                        format!("Successfully assigned {namespace}/{name} to {node}"),
+                    ),
+                    Err(e) => {
+                        tracing::warn!(pod = %format!("{namespace}/{name}"), %node, error = %e, "binding failed");
+                        ctx.assumed
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&uid);
+                    }
+                }
+            });
+            // Checked again later in case the binding failed.
+            Ok(Action::requeue(BIND_RECHECK))
         }
         Err(message) => {
             let current = pod
@@ -276,8 +292,7 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Scheduler>) -> Result<Action> {
                     EventType::Warning,
                     "FailedScheduling",
                     message,
-                )
-                .await;
+                );
             }
             Ok(Action::requeue(RETRY))
         }

@@ -35,13 +35,18 @@ async fn a_pod_requesting_more_than_any_node_has_stays_pending_unschedulable() {
     ))
     .await;
     let pods: Api<Pod> = c.api("default");
-    let condition = wait_for("PodScheduled=False", WAIT, || async {
+    // Until all three nodes have registered the message counts fewer.
+    let condition = wait_for("PodScheduled=False on 3 nodes", WAIT, || async {
         let pod = pods.get("huge").await.ok()?;
         let status = pod.status?;
         status
             .conditions?
             .into_iter()
-            .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+            .find(|c| {
+                c.type_ == "PodScheduled"
+                    && c.status == "False"
+                    && c.message.as_deref() == Some("0/3 nodes are available: 3 Insufficient cpu.")
+            })
             .map(|c| (status.phase, c))
     })
     .await;

@@ -409,7 +409,7 @@ async fn create_new_replicaset(
     match api.create(&PostParams::default(), &rs).await {
         Ok(created) => {
             if replicas > 0 {
-                scaled_event(ctx, d, &name, 0, replicas).await;
+                scaled_event(ctx, d, &name, 0, replicas);
             }
             Ok(Some(created))
         }
@@ -502,12 +502,12 @@ async fn scale(
             source,
         })?;
     if from != to {
-        scaled_event(ctx, d, &rs.name_any(), from, to).await;
+        scaled_event(ctx, d, &rs.name_any(), from, to);
     }
     Ok(updated)
 }
 
-async fn scaled_event(ctx: &Ctx, d: &Deployment, rs: &str, from: i32, to: i32) {
+fn scaled_event(ctx: &Ctx, d: &Deployment, rs: &str, from: i32, to: i32) {
     let direction = if to > from { "up" } else { "down" };
     events::record(
         &ctx.client,
@@ -516,8 +516,7 @@ async fn scaled_event(ctx: &Ctx, d: &Deployment, rs: &str, from: i32, to: i32) {
         EventType::Normal,
         "ScalingReplicaSet",
         format!("Scaled {direction} replica set {rs} from {from} to {to}"),
-    )
-    .await;
+    );
 }
 
 async fn rollout_recreate(

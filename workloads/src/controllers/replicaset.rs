@@ -314,8 +314,7 @@ async fn manage(
                         EventType::Normal,
                         "SuccessfulCreate",
                         format!("Created pod: {}", pod.name_any()),
-                    )
-                    .await;
+                    );
                 }
                 Err(e) => {
                     let message = format!("Error creating: {}", api_message(&e));
@@ -326,8 +325,7 @@ async fn manage(
                         EventType::Warning,
                         "FailedCreate",
                         message.clone(),
-                    )
-                    .await;
+                    );
                     failure = Some(message);
                 }
             }
@@ -352,17 +350,14 @@ async fn manage(
         let results = futures::future::join_all(names.iter().map(|n| api.delete(n, &delete))).await;
         for (pod, result) in victims.iter().zip(results) {
             match result {
-                Ok(_) => {
-                    events::record(
-                        &ctx.client,
-                        MANAGER,
-                        rs,
-                        EventType::Normal,
-                        "SuccessfulDelete",
-                        format!("Deleted pod: {}", pod.name_any()),
-                    )
-                    .await
-                }
+                Ok(_) => events::record(
+                    &ctx.client,
+                    MANAGER,
+                    rs,
+                    EventType::Normal,
+                    "SuccessfulDelete",
+                    format!("Deleted pod: {}", pod.name_any()),
+                ),
                 Err(e) => tracing::warn!(pod = %pod.name_any(), error = %e, "deleting pod failed"),
             }
         }

@@ -283,8 +283,7 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Kubelet>) -> Result<Action> {
             EventType::Warning,
             reason,
             message,
-        )
-        .await;
+        );
     }
     if finished {
         ctx.forget(&uid);
