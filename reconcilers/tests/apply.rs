@@ -234,3 +234,74 @@ async fn every_refused_object_is_named_in_the_error() {
     );
     get(&cluster, "v1", "ConfigMap", "default", "good").await;
 }
+
+/// A CRD whose `spec.size` may not change once set (a CEL transition rule), standing in for
+/// built-in immutable fields.
+fn immutable_widget_crd() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "listKind": "GadgetList"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {"size": {"type": "integer",
+                        "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "size is immutable"}]}}}}}}}]}
+    })
+}
+
+fn gadget(size: i64) -> Value {
+    json!({"apiVersion": "example.com/v1", "kind": "Gadget",
+        "metadata": {"name": "g", "namespace": "default"}, "spec": {"size": size}})
+}
+
+async fn apply_forced(
+    cluster: &Cluster,
+    objects: &[Value],
+    force: bool,
+) -> Result<apply::Applied, apply::ApplyError> {
+    let resources = Resources::default();
+    let target = Target {
+        force,
+        ..target(cluster, &resources)
+    };
+    let desired = apply::prepare(objects, &owner(), &target)
+        .await
+        .expect("prepare");
+    apply::apply(&desired, Mode::Full, &target).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_immutable_field_change_fails_without_force() {
+    let cluster = Cluster::start().await;
+    apply_forced(&cluster, &[immutable_widget_crd(), gadget(1)], false)
+        .await
+        .expect("first apply");
+
+    let error = apply_forced(&cluster, &[immutable_widget_crd(), gadget(2)], false)
+        .await
+        .expect_err("immutable");
+
+    assert!(error.to_string().contains("Gadget/default/g"), "{error}");
+    assert!(error.to_string().contains("immutable"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_recreates_an_object_whose_immutable_field_changed() {
+    let cluster = Cluster::start().await;
+    apply_forced(&cluster, &[immutable_widget_crd(), gadget(1)], true)
+        .await
+        .expect("first apply");
+    let before = get(&cluster, "example.com/v1", "Gadget", "default", "g").await;
+
+    apply_forced(&cluster, &[immutable_widget_crd(), gadget(2)], true)
+        .await
+        .expect("recreated");
+
+    let after = get(&cluster, "example.com/v1", "Gadget", "default", "g").await;
+    assert_eq!(after["spec"]["size"], 2);
+    assert_ne!(
+        after["metadata"]["uid"], before["metadata"]["uid"],
+        "a new object"
+    );
+}

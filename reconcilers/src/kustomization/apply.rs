@@ -416,24 +416,45 @@ pub async fn list_live(
     namespace: &str,
 ) -> Result<HashMap<String, Value>, ApplyError> {
     let api = dynamic_api(client, resource, namespace);
-    let list = api
+    let what = || {
+        if namespace.is_empty() {
+            resource.api.plural.clone()
+        } else {
+            format!("{} in {namespace}", resource.api.plural)
+        }
+    };
+    // Read as plain JSON: the comparison works on JSON, and a thousand objects decoded into
+    // `DynamicObject`s only to be encoded again cost more than the LIST itself.
+    let request = kube::core::Request::new(api.resource_url())
         .list(&ListParams::default())
+        .map_err(|e| ApplyError::List {
+            what: what(),
+            source: Box::new(kube::Error::BuildRequest(e)),
+        })?;
+    let mut list: Value = client
+        .request(request)
         .await
         .map_err(|source| ApplyError::List {
-            what: if namespace.is_empty() {
-                resource.api.plural.clone()
-            } else {
-                format!("{} in {namespace}", resource.api.plural)
-            },
+            what: what(),
             source: Box::new(source),
         })?;
-    let mut live = HashMap::with_capacity(list.items.len());
-    for item in list.items {
-        let name = item.metadata.name.clone().unwrap_or_default();
-        // Every field of a DynamicObject serialises; a failure here would be a kube bug.
-        if let Ok(value) = serde_json::to_value(&item) {
-            live.insert(name, value);
+    let items = match list.get_mut("items").map(Value::take) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
+    };
+    let mut live = HashMap::with_capacity(items.len());
+    for mut item in items {
+        // Items of a list carry no apiVersion/kind; health checks and callers expect them.
+        if let Some(object) = item.as_object_mut() {
+            object
+                .entry("apiVersion")
+                .or_insert_with(|| Value::String(resource.api.api_version.clone()));
+            object
+                .entry("kind")
+                .or_insert_with(|| Value::String(resource.api.kind.clone()));
         }
+        let name = str_at(&item, "/metadata/name").to_owned();
+        live.insert(name, item);
     }
     Ok(live)
 }

@@ -75,6 +75,17 @@ struct Context {
     /// A reconcile woken by our own status write (or a GitRepository status change that did
     /// not change the artifact) finds nothing new and returns at once.
     attempts: Mutex<HashMap<String, Attempt>>,
+    /// Per `namespace/name`: the last successful build and what it was built from.
+    builds: Mutex<HashMap<String, (BuildInputs, Arc<build::Built>)>>,
+}
+
+/// Everything a build depends on: the artifact, the spec (by generation) and the
+/// substitution variables read from the cluster.
+#[derive(Clone, Debug, PartialEq)]
+struct BuildInputs {
+    digest: String,
+    generation: Option<i64>,
+    variables: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -116,6 +127,7 @@ pub async fn run(
         settings: settings.clone(),
         metrics,
         attempts: Mutex::default(),
+        builds: Mutex::default(),
     });
     let controller = Controller::new(api, watcher::Config::default());
     let store = controller.store();
@@ -168,6 +180,9 @@ async fn reconcile(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action> 
             ctx.metrics.forget(KIND, &namespace, &name);
             if let Ok(mut attempts) = ctx.attempts.lock() {
                 attempts.remove(&key);
+            }
+            if let Ok(mut builds) = ctx.builds.lock() {
+                builds.remove(&key);
             }
             return Ok(Action::await_change());
         }
@@ -520,15 +535,17 @@ async fn attempt(
         }
     })?;
 
-    // Build.
-    let built = build::build(&ctx.client, ks, &dir).await.map_err(|e| {
-        let message = format!("build of revision {revision} failed: {e}");
-        if e.is_transient() {
-            Failure::retry(reasons::BUILD_FAILED, message)
-        } else {
-            Failure::stall(reasons::BUILD_FAILED, message)
-        }
-    })?;
+    // Build (or reuse the last build of the same inputs).
+    let built = cached_build(ctx, ks, &artifact.digest, &dir)
+        .await
+        .map_err(|e| {
+            let message = format!("build of revision {revision} failed: {e}");
+            if e.is_transient() {
+                Failure::retry(reasons::BUILD_FAILED, message)
+            } else {
+                Failure::stall(reasons::BUILD_FAILED, message)
+            }
+        })?;
 
     // Policy gate: any Deny and nothing is applied.
     let gated = gate::evaluate(&cluster.client, ks, &built)
@@ -618,6 +635,56 @@ async fn attempt(
         })?;
     }
     Ok(())
+}
+
+/// Builds `ks` from the artifact at `dir`, reusing the previous result when the artifact,
+/// the generation and the substitution variables are the same: rendering is the dearest
+/// step of a no-change reconcile, and its result depends on nothing else.
+async fn cached_build(
+    ctx: &Context,
+    ks: &Kustomization,
+    digest: &str,
+    dir: &std::path::Path,
+) -> Result<Arc<build::Built>, build::BuildError> {
+    let namespace = ks.namespace().unwrap_or_default();
+    let key = format!("{namespace}/{}", ks.name_any());
+    let variables = match &ks.spec.post_build {
+        Some(post_build) => Some(
+            build::variables(
+                &ctx.client,
+                &namespace,
+                &post_build.substitute_from,
+                &post_build.substitute,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let inputs = BuildInputs {
+        digest: digest.to_owned(),
+        generation: ks.metadata.generation,
+        variables,
+    };
+    if let Some((cached_inputs, built)) = ctx
+        .builds
+        .lock()
+        .ok()
+        .and_then(|builds| builds.get(&key).cloned())
+        && cached_inputs == inputs
+    {
+        return Ok(built);
+    }
+    let spec = ks.spec.clone();
+    let root = dir.to_path_buf();
+    let vars = inputs.variables.clone();
+    let built = tokio::task::spawn_blocking(move || build::render_all(&spec, &root, vars.as_ref()))
+        .await
+        .map_err(|e| build::BuildError::Task(e.to_string()))??;
+    let built = Arc::new(built);
+    if let Ok(mut builds) = ctx.builds.lock() {
+        builds.insert(key, (inputs, built.clone()));
+    }
+    Ok(built)
 }
 
 /// The objects to health-check: every applied object with `spec.wait`, else
