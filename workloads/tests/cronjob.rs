@@ -213,3 +213,21 @@ fn jiff_now_seconds() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+#[tokio::test]
+async fn an_unparseable_schedule_is_reported_as_a_warning_event() {
+    let c = SimCluster::start().await;
+    c.apply(&cronjob("Allow", "0", "").replace("\"* * * * * *\"", "\"61 * * * *\""))
+        .await;
+    let events: Api<k8s_openapi::api::core::v1::Event> = c.api("default");
+    let event = wait_for("UnparseableSchedule event", TIMEOUT, || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("UnparseableSchedule"))
+    })
+    .await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert_eq!(event.involved_object.name.as_deref(), Some("tick"));
+    assert!(event.message.unwrap_or_default().contains("61 * * * *"));
+}

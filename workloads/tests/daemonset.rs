@@ -179,3 +179,26 @@ async fn a_template_change_rolls_every_pod() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn kubectl_rollout_status_waits_for_the_daemonset() {
+    let c = SimCluster::start().await;
+    nodes_ready(&c, 3).await;
+    c.apply(AGENT).await;
+    let Some(out) = c
+        .kubectl(
+            "kubectl_rollout_status_waits_for_the_daemonset",
+            &["rollout", "status", "daemonset/agent", "--timeout=30s"],
+        )
+        .await
+    else {
+        return;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("successfully rolled out"), "{stdout}");
+}

@@ -28,7 +28,10 @@ use super::workload::{
     Ctx, api_err, build, controlled_by, controller_ref, create_idempotent, delete_quietly,
     describe, drain, error_policy, is_deleting, patch_status, time,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
+
+/// The component name on this controller's Events.
+const COMPONENT: &str = "cronjob-controller";
 
 /// Annotation with the slot a Job was created for.
 pub const SCHEDULED_TIMESTAMP: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
@@ -180,13 +183,22 @@ async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Ctx>) -> Result<Action> {
     }
     let mut active: Vec<&Job> = jobs.iter().filter(|j| finished(j).is_none()).collect();
 
-    let schedule =
-        parse_schedule(&spec.schedule, spec.time_zone.as_deref()).map_err(|message| {
-            Error::Invalid {
-                object: what.clone(),
-                message: format!("spec.schedule: {message}"),
-            }
-        })?;
+    let schedule = match parse_schedule(&spec.schedule, spec.time_zone.as_deref()) {
+        Ok(s) => s,
+        Err(message) => {
+            // A bad schedule waits for the user to fix it: no retries.
+            tracing::warn!(%message, "cannot schedule");
+            super::workload::event(
+                &ctx.client,
+                COMPONENT,
+                cj.as_ref(),
+                true,
+                "UnparseableSchedule",
+                format!("spec.schedule: {message}"),
+            );
+            return Ok(Action::await_change());
+        }
+    };
     let now = Utc::now();
     let earliest = status
         .last_schedule_time
@@ -220,6 +232,14 @@ async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Ctx>) -> Result<Action> {
             let job = new_job(cj.as_ref(), slot, schedule.seconds)?;
             tracing::info!(job = %job.name_any(), %slot, "creating job");
             create_idempotent(&jobs_api, &job, &format!("job {ns}/{}", job.name_any())).await?;
+            super::workload::event(
+                &ctx.client,
+                COMPONENT,
+                cj.as_ref(),
+                false,
+                "SuccessfulCreate",
+                format!("Created job {}", job.name_any()),
+            );
             last_schedule = Some(slot);
             created = Some(job);
         }

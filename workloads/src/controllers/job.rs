@@ -24,11 +24,13 @@ use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use super::workload::{
-    Ctx, api_err, build, condition, controlled_by, controller_ref, create_idempotent,
-    delete_quietly, describe, drain, error_policy, is_deleting, is_ready, now_rfc3339,
-    patch_status, phase, time,
+    Ctx, api_err, build, condition, controlled_by, controller_ref, delete_quietly, describe, drain,
+    error_policy, is_deleting, is_ready, now_rfc3339, patch_status, phase, time,
 };
 use crate::error::Result;
+
+/// The component name on this controller's Events.
+const COMPONENT: &str = "job-controller";
 
 /// Label (and selector key) tying pods to their Job by uid.
 pub const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
@@ -221,6 +223,24 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action> {
             message,
         ));
         tracing::info!(outcome = kind, reason, "job finished");
+        let (event_type, event_reason) = if *kind == "Failed" {
+            (true, *reason)
+        } else {
+            (false, "Completed")
+        };
+        let event_message = if *kind == "Failed" {
+            message.clone()
+        } else {
+            "Job completed".to_string()
+        };
+        super::workload::event(
+            client,
+            COMPONENT,
+            job.as_ref(),
+            event_type,
+            event_reason,
+            event_message,
+        );
     } else if suspended {
         for p in &active {
             delete_quietly(
@@ -256,7 +276,18 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action> {
                     None
                 };
                 let pod = new_pod(&job, index)?;
-                create_idempotent(&pods_api, &pod, &format!("pod of {what}")).await?;
+                let made = pods_api
+                    .create(&kube::api::PostParams::default(), &pod)
+                    .await
+                    .map_err(api_err(format!("creating a pod of {what}")))?;
+                super::workload::event(
+                    client,
+                    COMPONENT,
+                    job.as_ref(),
+                    false,
+                    "SuccessfulCreate",
+                    format!("Created pod: {}", made.name_any()),
+                );
                 created += 1;
             }
         } else if active_count > want {

@@ -28,6 +28,9 @@ use super::workload::{
 };
 use crate::error::{Error, Result};
 
+/// The component name on this controller's Events.
+const COMPONENT: &str = "statefulset-controller";
+
 /// Label with the pod's own name, for per-pod Services.
 pub const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
 /// Label with the pod's ordinal.
@@ -219,6 +222,23 @@ async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action> {
         .clone()
         .filter(|r| owned.iter().any(|o| o.name_any() == *r) || *r == update_revision)
         .unwrap_or_else(|| update_revision.clone());
+    // History: revisions beyond revisionHistoryLimit go, oldest first,
+    // never the current or the update revision.
+    let limit = usize::try_from(spec.revision_history_limit.unwrap_or(10)).unwrap_or(0);
+    let mut old: Vec<&&ControllerRevision> = owned
+        .iter()
+        .filter(|r| r.name_any() != current_revision && r.name_any() != update_revision)
+        .collect();
+    old.sort_by_key(|r| r.revision);
+    for r in old.iter().take(old.len().saturating_sub(limit)) {
+        delete_quietly(
+            &revisions_api,
+            &r.name_any(),
+            false,
+            &format!("controllerrevision {ns}/{}", r.name_any()),
+        )
+        .await?;
+    }
     let current_template = owned
         .iter()
         .find(|r| r.name_any() == current_revision)
@@ -297,12 +317,31 @@ async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action> {
                 let pod = new_pod(set.as_ref(), tpl, rev, ord)?;
                 tracing::info!(pod = %pod.name_any(), "creating pod");
                 create_idempotent(&pods_api, &pod, &format!("pod {ns}/{}", pod.name_any())).await?;
+                super::workload::event(
+                    client,
+                    COMPONENT,
+                    set.as_ref(),
+                    false,
+                    "SuccessfulCreate",
+                    format!(
+                        "create Pod {} in StatefulSet {name} successful",
+                        pod.name_any()
+                    ),
+                );
             }
             Step::Delete(ord) => {
                 let pod_name = format!("{name}-{ord}");
                 tracing::info!(pod = %pod_name, "deleting pod");
                 delete_quietly(&pods_api, &pod_name, false, &format!("pod {ns}/{pod_name}"))
                     .await?;
+                super::workload::event(
+                    client,
+                    COMPONENT,
+                    set.as_ref(),
+                    false,
+                    "SuccessfulDelete",
+                    format!("delete Pod {pod_name} in StatefulSet {name} successful"),
+                );
                 if delete_claims_when_scaled && ord >= replicas {
                     for claim in spec.volume_claim_templates.iter().flatten() {
                         let claim_name = claim_name(&claim.name_any(), &name, ord);
