@@ -28,6 +28,11 @@ pub enum Command {
         /// Port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 6443)]
         port: u16,
+        /// Simulated nodes (`sim-node-0`…) with their kubelet, the scheduler
+        /// and the workload controllers, so workloads become Ready; 0 serves
+        /// a bare API server.
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        nodes: usize,
     },
     /// Print the CustomResourceDefinitions of Flotilla's API (GitRepository,
     /// Kustomization, Receiver) as YAML, ready for `kubectl apply -f -`.

@@ -18,7 +18,11 @@ use crate::cli::Command;
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Build { dir } => build::run(&dir),
-        Command::ControlPlane { data_dir, port } => control_plane::run(data_dir, port),
+        Command::ControlPlane {
+            data_dir,
+            port,
+            nodes,
+        } => control_plane::run(data_dir, port, nodes),
         Command::Crds => crds::run(),
         Command::Source { command } => source::run(command),
         Command::Validate {
