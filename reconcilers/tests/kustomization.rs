@@ -490,3 +490,30 @@ async fn a_kube_config_secret_applies_to_the_other_cluster() {
     assert!(here.get_opt("remote-only").await.expect("get").is_none());
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_wait_a_kustomization_is_ready_and_healthy_once_its_deployment_is_available() {
+    let h = Harness::start().await;
+    let _simulation =
+        workloads::Simulation::start(h.cluster.client.clone(), workloads::SimConfig::default());
+    h.git.write(
+        "deploy/web.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: default\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: main\n        image: nginx:1.27\n",
+    );
+    h.git.commit("a deployment");
+    h.source().await;
+    h.kustomization("app", "deploy", "  wait: true\n").await;
+
+    let ks = h.wait_ready("app", "True").await;
+
+    let status = ks.status.expect("status");
+    let healthy = status
+        .conditions
+        .find_condition(types::HEALTHY)
+        .expect("Healthy");
+    assert_eq!(healthy.status, "True");
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = h.cluster.api("default");
+    let web = deployments.get("web").await.expect("web");
+    assert_eq!(web.status.and_then(|s| s.available_replicas), Some(2));
+    h.stop().await;
+}
