@@ -290,8 +290,7 @@ pub(crate) fn condition(
 }
 
 /// Records a core/v1 Event about `obj` in the background (failures are
-/// logged). Kept apart from `crate::events` while that module's signature
-/// settles; both write the same Events.
+/// logged): [`crate::events::record`] with a Normal/Warning flag.
 pub(crate) fn event<K: Resource<DynamicType = ()>>(
     client: &kube::Client,
     component: &str,
@@ -300,40 +299,12 @@ pub(crate) fn event<K: Resource<DynamicType = ()>>(
     reason: &str,
     message: String,
 ) {
-    use k8s_openapi::api::core::v1::{Event, EventSource};
-    let namespace = obj
-        .meta()
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "default".into());
-    let now = k8s_openapi::jiff::Timestamp::now();
-    let event = Event {
-        metadata: kube::api::ObjectMeta {
-            name: Some(format!("{}.{:x}", obj.name_any(), now.as_nanosecond())),
-            namespace: Some(namespace.clone()),
-            ..Default::default()
-        },
-        involved_object: crate::events::reference(obj),
-        reason: Some(reason.into()),
-        message: Some(message),
-        type_: Some(if warning { "Warning" } else { "Normal" }.into()),
-        count: Some(1),
-        first_timestamp: Some(Time(now)),
-        last_timestamp: Some(Time(now)),
-        source: Some(EventSource {
-            component: Some(component.into()),
-            host: None,
-        }),
-        reporting_component: Some(component.into()),
-        reporting_instance: Some(component.into()),
-        ..Default::default()
+    let type_ = if warning {
+        crate::events::EventType::Warning
+    } else {
+        crate::events::EventType::Normal
     };
-    let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
-    tokio::spawn(async move {
-        if let Err(e) = api.create(&PostParams::default(), &event).await {
-            tracing::debug!(reason = ?event.reason, error = %e, "recording event failed");
-        }
-    });
+    crate::events::record(client, component, obj, type_, reason, message);
 }
 
 #[cfg(test)]
