@@ -218,8 +218,14 @@ async fn parallel_creates_all_pods_at_once() {
     })
     .await;
     assert_eq!(names, ["web-0", "web-1", "web-2"]);
+    // The pods can exist before the controller has written its status: wait
+    // for a status that counts all three.
     let sets: Api<StatefulSet> = c.api("default");
-    let status = sets.get("web").await.expect("web").status.expect("status");
+    let status = wait_for("status of 3 replicas", TIMEOUT, || async {
+        let status = sets.get("web").await.ok()?.status?;
+        (status.replicas == 3).then_some(status)
+    })
+    .await;
     assert_eq!(status.ready_replicas.unwrap_or(0), 0);
 }
 
