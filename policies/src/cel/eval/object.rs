@@ -134,9 +134,11 @@ fn convert(v: &serde_json::Value, interned: &HashSet<Arc<str>>) -> Value {
             let (keys, values) = fields.into_iter().unzip();
             Value::Opaque(Arc::new(Object { keys, values }))
         }
-        serde_json::Value::Array(items) => {
-            Value::List(Arc::new(items.iter().map(from_json).collect()))
-        }
+        // Not `from_json`: taking the read lock again while holding it
+        // deadlocks once a writer (a compile interning a name) is queued.
+        serde_json::Value::Array(items) => Value::List(Arc::new(
+            items.iter().map(|item| convert(item, interned)).collect(),
+        )),
         other => crate::cel::json_to_cel(other),
     }
 }
