@@ -178,6 +178,10 @@ impl Cache {
             .as_ref()
             .map(verify::trusted_keys)
             .transpose()?;
+        if keys.is_some() {
+            verify::check_mode(request.verify_mode, &request.reference)
+                .map_err(|reason| invalid("verify.mode", reason))?;
+        }
         let extra_roots = match &request.ca_certificates {
             Some(pem) => transport::parse_ca_bundle(pem)
                 .map_err(|reason| invalid("ca_certificates", reason))?,
@@ -205,6 +209,7 @@ impl Cache {
             Some(id) if repo.has_object(id) => Resolved {
                 commit: id,
                 name: None,
+                tag: None,
             },
             _ => Self::fetch_from_remote(
                 &repo,
@@ -237,9 +242,12 @@ impl Cache {
             });
         }
 
-        if let Some(keys) = &keys {
-            let signer = verify::verify_commit(&repo, resolved.commit, keys)?;
-            info!(commit = %resolved.commit, %signer, "commit signature verified");
+        let verified = match &keys {
+            Some(keys) => verify::verify(&repo, &resolved, request.verify_mode, keys)?,
+            None => Vec::new(),
+        };
+        for signature in &verified {
+            info!(%signature, "signature verified");
         }
         if let Some(stop) = deadline.stopped() {
             return Err(stop_error(stop, &shown_url, deadline));
@@ -259,6 +267,7 @@ impl Cache {
                 path: self.artifacts_dir().join(digest),
                 changed: false,
                 stats,
+                verified,
             });
         }
 
@@ -322,6 +331,7 @@ impl Cache {
             path: final_path,
             changed: true,
             stats,
+            verified,
         })
     }
 
@@ -433,8 +443,11 @@ impl Cache {
                 reference: request.reference.to_string(),
                 reason,
             })?;
+        // A tag moved to a new tag object on the same commit still needs that object, for
+        // verification.
         if let Some(resolved) = &resolved
             && repo.has_object(resolved.commit)
+            && resolved.tag.is_none_or(|tag| repo.has_object(tag))
             && previous.is_some_and(|p| {
                 p.commit.as_bytes() == resolved.commit.to_hex().to_string().as_bytes()
             })
@@ -484,7 +497,11 @@ impl Cache {
                         field: "ref.commit",
                         reason: e.to_string(),
                     })?;
-                Ok(Resolved { commit, name: None })
+                Ok(Resolved {
+                    commit,
+                    name: None,
+                    tag: None,
+                })
             }
             (None, reference) => Err(Error::ReferenceNotFound {
                 url: shown_url,

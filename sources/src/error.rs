@@ -74,6 +74,15 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// The annotated tag is unsigned, signed by a key that is not trusted, its signature does
+    /// not match the tag, or the tag is a lightweight tag (no tag object to sign).
+    #[error("tag {tag}: signature verification failed: {reason}")]
+    TagVerification {
+        /// The tag's name.
+        tag: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// A trusted public key given for verification cannot be parsed.
     #[error("verification key #{index}: {reason}")]
     InvalidKey {

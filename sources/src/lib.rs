@@ -2,8 +2,8 @@
 //!
 //! Fetches Git repositories with `gix` into a per-URL bare cache, resolves
 //! Flux-style references (branch, tag, semver range, commit, ref name),
-//! verifies commit signatures and exports the tree into content-addressed
-//! artifact folders.
+//! verifies OpenPGP and SSH signatures of commits and annotated tags, and
+//! exports the tree into content-addressed artifact folders.
 //!
 //! Boundaries: talks to Git servers and the local filesystem only; knows
 //! nothing of Kubernetes objects. Everything here is blocking (gix is): async
@@ -34,4 +34,7 @@ mod verify;
 
 pub use cache::Cache;
 pub use error::{Error, Result};
-pub use request::{Artifact, Auth, FetchRequest, FetchStats, Reference, Verification};
+pub use request::{
+    Artifact, Auth, FetchRequest, FetchStats, Reference, SignatureFormat, SignedObject,
+    Verification, VerificationMode, VerifiedSignature,
+};

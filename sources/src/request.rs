@@ -78,13 +78,122 @@ impl fmt::Debug for Auth {
     }
 }
 
-/// Commit signature verification: the exported commit must carry a valid
-/// signature by one of these keys.
+impl Reference {
+    /// Whether the reference selects a tag (a tag, a semver range or a `refs/tags/` name), so
+    /// that the tag object can be verified ([`VerificationMode::Tag`]).
+    pub fn names_tag(&self) -> bool {
+        match self {
+            Reference::Tag(_) | Reference::Semver(_) => true,
+            Reference::Name(name) => name.starts_with("refs/tags/"),
+            Reference::DefaultBranch | Reference::Branch(_) | Reference::Commit(_) => false,
+        }
+    }
+}
+
+/// Signature verification: the keys a signature must be made with. What must be signed is
+/// [`FetchRequest::verify_mode`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
-    /// Trusted public keys, one per entry, in OpenSSH format
-    /// (`ssh-ed25519 AAAA… comment`), as in an `authorized_keys` file.
+    /// The trusted public keys, in any mix of two formats: OpenSSH public keys
+    /// (`ssh-ed25519 AAAA… comment`, one per line, as in `authorized_keys`) and ASCII-armored
+    /// OpenPGP public key blocks (`gpg --export --armor KEYID`, one or more keys per block).
+    /// An entry may hold several keys, and a block may be spread over consecutive entries
+    /// (the lines of a file): the entries are read as one text.
+    ///
+    /// The name predates OpenPGP support and is kept so that existing callers build.
     pub ssh_public_keys: Vec<String>,
+}
+
+impl Verification {
+    /// Parses the keys without fetching anything, to report a bad key early (e.g. naming the
+    /// Secret entry it came from).
+    pub fn validate(&self) -> crate::Result<()> {
+        crate::verify::trusted_keys(self).map(|_| ())
+    }
+}
+
+/// What must carry a good signature (Flux's `spec.verify.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerificationMode {
+    /// The exported commit (the one the reference resolves to).
+    #[default]
+    Head,
+    /// The annotated tag object the reference names; the commit's own signature is not
+    /// checked. Needs a reference that [names a tag](Reference::names_tag).
+    Tag,
+    /// Both the annotated tag and the commit it points to.
+    TagAndHead,
+}
+
+impl VerificationMode {
+    /// Whether the tag object is verified.
+    pub fn verifies_tag(self) -> bool {
+        matches!(self, VerificationMode::Tag | VerificationMode::TagAndHead)
+    }
+
+    /// Whether the commit is verified.
+    pub fn verifies_head(self) -> bool {
+        matches!(self, VerificationMode::Head | VerificationMode::TagAndHead)
+    }
+}
+
+impl fmt::Display for VerificationMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VerificationMode::Head => "mode HEAD",
+            VerificationMode::Tag => "mode Tag",
+            VerificationMode::TagAndHead => "mode TagAndHEAD",
+        })
+    }
+}
+
+/// The kind of a verified signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureFormat {
+    /// An OpenPGP signature (`gpg`).
+    OpenPgp,
+    /// An SSH signature (`gpg.format=ssh`).
+    Ssh,
+}
+
+/// The Git object a verified signature is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignedObject {
+    /// A commit, by its 40 hex digits.
+    Commit(String),
+    /// An annotated tag.
+    Tag {
+        /// The tag's name, e.g. `v1.2.0`.
+        name: String,
+        /// The tag object's id, 40 hex digits.
+        id: String,
+    },
+}
+
+/// A signature that was checked and found good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedSignature {
+    /// What is signed.
+    pub object: SignedObject,
+    /// OpenPGP or SSH.
+    pub format: SignatureFormat,
+    /// The trusted key that made the signature: for OpenPGP the primary key's fingerprint in
+    /// upper-case hex (also when a subkey signed), for SSH its `SHA256:…` fingerprint.
+    pub key: String,
+}
+
+impl fmt::Display for VerifiedSignature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.object {
+            SignedObject::Commit(id) => write!(f, "commit '{id}'")?,
+            SignedObject::Tag { name, .. } => write!(f, "tag '{name}'")?,
+        }
+        let format = match self.format {
+            SignatureFormat::OpenPgp => "OpenPGP",
+            SignatureFormat::Ssh => "SSH",
+        };
+        write!(f, " with {format} key '{}'", self.key)
+    }
 }
 
 /// One fetch-and-export request. Build with [`FetchRequest::new`] and the
@@ -102,8 +211,10 @@ pub struct FetchRequest {
     /// Extra ignore patterns in `.gitignore` syntax, applied after the
     /// defaults and `.sourceignore` files (Flux's `spec.ignore`).
     pub ignore: Option<String>,
-    /// Signature verification of the exported commit.
+    /// Signature verification: the trusted keys.
     pub verify: Option<Verification>,
+    /// What `verify` checks: the commit, the annotated tag, or both.
+    pub verify_mode: VerificationMode,
     /// The whole fetch (connect, negotiate, download, export) must finish within this.
     pub timeout: Duration,
     /// PEM certificates of extra certificate authorities to trust for HTTPS
@@ -124,6 +235,7 @@ impl FetchRequest {
             path: None,
             ignore: None,
             verify: None,
+            verify_mode: VerificationMode::Head,
             timeout: Duration::from_secs(60),
             ca_certificates: None,
             shallow: true,
@@ -154,9 +266,16 @@ impl FetchRequest {
         self
     }
 
-    /// Requires a signature by one of these OpenSSH public keys.
+    /// Requires a signature by one of these keys (on the commit unless
+    /// [`with_verification_mode`](Self::with_verification_mode) says otherwise).
     pub fn with_verification(mut self, verification: Verification) -> Self {
         self.verify = Some(verification);
+        self
+    }
+
+    /// Sets what must be signed when verifying.
+    pub fn with_verification_mode(mut self, mode: VerificationMode) -> Self {
+        self.verify_mode = mode;
         self
     }
 
@@ -195,6 +314,9 @@ pub struct Artifact {
     pub changed: bool,
     /// Numbers about the transfer.
     pub stats: FetchStats,
+    /// The signatures checked for this fetch (tag first, then commit); empty without
+    /// verification.
+    pub verified: Vec<VerifiedSignature>,
 }
 
 /// What the fetch transferred, to show that updates are incremental.

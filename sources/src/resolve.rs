@@ -17,9 +17,19 @@ pub(crate) struct Resolved {
     pub commit: gix::ObjectId,
     /// The name before `@sha1:` in the revision (`main`, `v1.2.0`), if any.
     pub name: Option<String>,
+    /// The annotated tag object the reference points to, when it is one (`None` for
+    /// branches, commits and lightweight tags).
+    pub tag: Option<gix::ObjectId>,
 }
 
 impl Resolved {
+    /// The tag's short name (`v1.2.0` for `refs/tags/v1.2.0`), for messages.
+    pub(crate) fn tag_name(&self) -> Option<&str> {
+        self.name
+            .as_deref()
+            .map(|n| n.strip_prefix("refs/tags/").unwrap_or(n))
+    }
+
     pub(crate) fn revision(&self) -> String {
         match &self.name {
             Some(name) => format!("{name}@sha1:{}", self.commit),
@@ -69,6 +79,7 @@ pub(crate) fn resolve(
                     Ok(Some(Resolved {
                         commit: *object,
                         name: Some(name),
+                        tag: None,
                     }))
                 }
                 Ref::Unborn { .. } => {
@@ -77,6 +88,7 @@ pub(crate) fn resolve(
                 other => Ok(Some(Resolved {
                     commit: commit_of(other),
                     name: Some("HEAD".to_owned()),
+                    tag: None,
                 })),
             }
         }
@@ -85,6 +97,7 @@ pub(crate) fn resolve(
                 Some(Resolved {
                     commit: commit_of(r),
                     name: Some(b.clone()),
+                    tag: tag_of(r),
                 })
             })
             .ok_or_else(|| "no such branch on the remote".to_owned()),
@@ -93,6 +106,7 @@ pub(crate) fn resolve(
                 Some(Resolved {
                     commit: commit_of(r),
                     name: Some(t.clone()),
+                    tag: tag_of(r),
                 })
             })
             .ok_or_else(|| "no such tag on the remote".to_owned()),
@@ -101,6 +115,7 @@ pub(crate) fn resolve(
                 Some(Resolved {
                     commit: commit_of(r),
                     name: Some(n.clone()),
+                    tag: tag_of(r),
                 })
             })
             .ok_or_else(|| "no such reference on the remote".to_owned()),
@@ -108,13 +123,14 @@ pub(crate) fn resolve(
             let req = parse_range(range)?;
             let tags = advertised.iter().filter_map(|r| {
                 let name = ref_name(r).strip_prefix(b"refs/tags/")?.to_str().ok()?;
-                Some((name.to_owned(), commit_of(r)))
+                Some((name.to_owned(), (commit_of(r), tag_of(r))))
             });
-            let (tag, commit) = highest_match(&req, tags)
+            let (name, (commit, tag)) = highest_match(&req, tags)
                 .ok_or_else(|| format!("no tag satisfies {range:?} (semver range {req})"))?;
             Ok(Some(Resolved {
                 commit,
-                name: Some(tag),
+                name: Some(name),
+                tag,
             }))
         }
         Reference::Commit(_) => Ok(None),
@@ -138,6 +154,15 @@ fn commit_of(r: &Ref) -> gix::ObjectId {
         }
         // Unborn refs are only ever HEAD of an empty repository, handled above.
         Ref::Unborn { .. } => gix::ObjectId::null(gix::hash::Kind::Sha1),
+    }
+}
+
+/// The annotated tag object a ref points to; `None` unless the server advertised the ref as
+/// peeled (an annotated tag).
+fn tag_of(r: &Ref) -> Option<gix::ObjectId> {
+    match r {
+        Ref::Peeled { tag, .. } => Some(*tag),
+        _ => None,
     }
 }
 
@@ -272,12 +297,17 @@ mod tests {
         let named = Resolved {
             commit,
             name: Some("main".into()),
+            tag: None,
         };
         assert_eq!(
             named.revision(),
             "main@sha1:0123456789abcdef0123456789abcdef01234567"
         );
-        let bare = Resolved { commit, name: None };
+        let bare = Resolved {
+            commit,
+            name: None,
+            tag: None,
+        };
         assert_eq!(
             bare.revision(),
             "sha1:0123456789abcdef0123456789abcdef01234567"

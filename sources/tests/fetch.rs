@@ -1,7 +1,9 @@
 //! Fetching from real servers on 127.0.0.1: file://, local paths, `git daemon`
-//! and smart HTTP (`git http-backend`), one behaviour per test.
+//! and smart HTTP (`git http-backend`), one behaviour per test. Signature
+//! verification with OpenPGP and SSH keys is in `verify/`.
 
 mod support;
+mod verify;
 
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};

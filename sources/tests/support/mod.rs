@@ -528,6 +528,181 @@ pub fn ssh_keypair(dir: &Path, name: &str) -> Option<(PathBuf, String)> {
     Some((key, public.trim().to_owned()))
 }
 
+/// A throwaway GnuPG home with keys made by the real `gpg`; its agent is stopped on drop.
+pub struct Gpg {
+    home: tempfile::TempDir,
+}
+
+impl Gpg {
+    /// A new empty GnuPG home, or `None` (after printing `SKIPPED: …`) without `gpg`.
+    pub fn new(test: &str) -> Option<Self> {
+        let ok = Command::new("gpg")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!("SKIPPED: {test}: gpg is not installed (apt-get install gnupg)");
+            return None;
+        }
+        // A short path: gpg-agent's socket lives in the home and socket paths are limited.
+        let home = tempfile::Builder::new()
+            .prefix("gpg")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700))
+                .expect("chmod");
+        }
+        Some(Gpg { home })
+    }
+
+    /// The folder to pass as `GNUPGHOME`.
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// Runs gpg in batch mode in this home; returns stdout.
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", self.home())
+            .args([
+                "--batch",
+                "--no-tty",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(args)
+            .output()
+            .expect("gpg runs");
+        assert!(
+            out.status.success(),
+            "gpg {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Makes a signing-only primary key (`algo`: `ed25519`, `rsa2048`, …) for `uid`, without
+    /// a passphrase; returns its fingerprint.
+    pub fn generate(&self, uid: &str, algo: &str) -> String {
+        self.run(&["--quick-gen-key", uid, algo, "sign", "never"]);
+        self.fingerprints(uid)[0].clone()
+    }
+
+    /// Adds a signing subkey to the key `primary`; returns the subkey's fingerprint.
+    pub fn add_signing_subkey(&self, primary: &str, algo: &str) -> String {
+        self.run(&["--quick-add-key", primary, algo, "sign", "never"]);
+        self.fingerprints(primary)
+            .last()
+            .expect("a subkey fingerprint")
+            .clone()
+    }
+
+    /// The fingerprints of the primary key and subkeys matching `who`, primary first.
+    pub fn fingerprints(&self, who: &str) -> Vec<String> {
+        self.run(&["--with-colons", "--list-keys", who])
+            .lines()
+            .filter_map(|l| l.strip_prefix("fpr:"))
+            .map(|rest| rest.trim_matches(':').to_owned())
+            .collect()
+    }
+
+    /// The ASCII-armored public key of `who`, as `gpg --export --armor` writes it.
+    pub fn export(&self, who: &str) -> String {
+        self.run(&["--export", "--armor", who])
+    }
+}
+
+impl Drop for Gpg {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .env("GNUPGHOME", self.home())
+            .args(["--kill", "gpg-agent"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// How the working clone signs a commit or tag.
+pub enum Signer<'a> {
+    /// With OpenPGP key `key` (fingerprint; a subkey fingerprint ending in `!` forces that
+    /// subkey) from the GnuPG home.
+    OpenPgp { gpg: &'a Gpg, key: &'a str },
+    /// With the SSH private key at this path (`gpg.format=ssh`).
+    Ssh(&'a Path),
+}
+
+impl Signer<'_> {
+    /// `git -c …` options selecting the key, and the `GNUPGHOME` to run git with.
+    fn config(&self) -> (Vec<String>, Option<PathBuf>) {
+        match self {
+            Signer::OpenPgp { gpg, key } => (
+                vec![
+                    "-c".into(),
+                    "gpg.format=openpgp".into(),
+                    "-c".into(),
+                    format!("user.signingkey={key}"),
+                ],
+                Some(gpg.home().to_owned()),
+            ),
+            Signer::Ssh(path) => (
+                vec![
+                    "-c".into(),
+                    "gpg.format=ssh".into(),
+                    "-c".into(),
+                    format!("user.signingkey={}", path.display()),
+                ],
+                None,
+            ),
+        }
+    }
+}
+
+impl Upstream {
+    /// Commits `files` signed by `signer` (`git commit -S`); returns the commit id.
+    pub fn commit_signed_by(
+        &self,
+        files: &[(&str, &str)],
+        message: &str,
+        signer: &Signer,
+    ) -> String {
+        self.write(files);
+        git(&self.work(), &["add", "-A"]);
+        self.git_signing(
+            signer,
+            &["commit", "-q", "--allow-empty", "-S", "-m", message],
+        );
+        git(&self.work(), &["rev-parse", "HEAD"])
+    }
+
+    /// Makes the annotated tag `name` on `HEAD`, signed by `signer` (`git tag -s`).
+    pub fn signed_tag(&self, name: &str, signer: &Signer) {
+        self.git_signing(
+            signer,
+            &["tag", "-s", "-m", &format!("release {name}"), name],
+        );
+    }
+
+    fn git_signing(&self, signer: &Signer, args: &[&str]) {
+        let (config, gnupg_home) = signer.config();
+        let mut cmd = git_command(&self.work());
+        if let Some(home) = gnupg_home {
+            cmd.env("GNUPGHOME", home);
+        }
+        let out = cmd.args(&config).args(args).output().expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// Makes `commits` commits on `main` of a new bare repository at `bare` in one
 /// `git fast-import` run (seconds instead of minutes of `git commit`).
 /// Commit `i` rewrites `data/file-{i % 100}.txt` and keeps a small app tree.
