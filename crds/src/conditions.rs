@@ -23,6 +23,9 @@ pub mod types {
     pub const STALLED: &str = "Stalled";
     /// Kustomization only: the applied objects (and `spec.healthChecks`) passed health checks.
     pub const HEALTHY: &str = "Healthy";
+    /// GitRepository only, with `spec.verify`: the signatures of the artifact's revision were
+    /// verified (`True`; the message names the objects and keys) or refused (`False`).
+    pub const SOURCE_VERIFIED: &str = "SourceVerified";
 }
 
 /// Condition reasons (PascalCase, as Kubernetes requires of `reason`).

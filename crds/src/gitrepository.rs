@@ -147,26 +147,30 @@ pub struct GitRepositoryRef {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GitRepositoryVerification {
-    /// What must be signed: the commit at `HEAD`, the tag, or both. `Tag` and `TagAndHEAD`
-    /// need `spec.ref.tag`, `spec.ref.semver` or a `refs/tags/` `spec.ref.name`.
+    /// What must be signed: `HEAD` (default), the commit the reference resolves to; `Tag`,
+    /// the annotated tag object; `TagAndHEAD`, both. `Tag` and `TagAndHEAD` need
+    /// `spec.ref.tag`, `spec.ref.semver` or a `refs/tags/` `spec.ref.name` (with another
+    /// reference the object stalls); a lightweight tag has no signature and is refused.
     #[serde(default)]
     pub mode: VerificationMode,
 
-    /// Secret in the same namespace whose every data value is a trusted public key: an
-    /// ASCII-armored OpenPGP key, or an SSH public key (`ssh-ed25519 AAAA…`).
+    /// Secret in the same namespace whose data values are the trusted public keys, each
+    /// value ASCII-armored OpenPGP public keys (`gpg --export --armor`, e.g. `author1.asc`)
+    /// or SSH public keys (`ssh-ed25519 AAAA…`, one per line). A signature by any of them
+    /// (or an OpenPGP subkey bound to them) is accepted.
     pub secret_ref: LocalObjectReference,
 }
 
 /// What a signature is required on.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum VerificationMode {
-    /// The commit that is checked out.
+    /// The commit the reference resolves to (for a tag, the commit it points to).
     #[default]
     #[serde(rename = "HEAD")]
     Head,
-    /// The annotated tag that is checked out.
+    /// The annotated tag object the reference names; its commit's signature is not checked.
     Tag,
-    /// Both the tag and the commit it points to.
+    /// Both the annotated tag and the commit it points to.
     TagAndHEAD,
 }
 
@@ -190,6 +194,11 @@ pub struct GitRepositoryStatus {
     /// The value of the `reconcile.flotilla.dev/requestedAt` annotation last handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
+
+    /// The `spec.verify.mode` the current artifact was verified with; absent without
+    /// `spec.verify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_verification_mode: Option<VerificationMode>,
 }
 
 /// A snapshot of one revision of a source, stored by Flotilla for Kustomizations to apply.

@@ -74,34 +74,37 @@ pub(crate) fn credentials(
     })
 }
 
-/// Every value of the verification Secret is a trusted key (Flux's layout). SSH public keys
-/// (`ssh-ed25519 AAAA…`, possibly several lines per value) are taken; OpenPGP keys are
-/// refused with a clear message because the `sources` crate verifies SSH signatures only.
+/// Every value of the verification Secret holds trusted keys (Flux's layout, any data key):
+/// ASCII-armored OpenPGP public keys (`gpg --export --armor`) and/or SSH public keys
+/// (`ssh-ed25519 AAAA…`, one per line). Each value is parsed here so that a bad one is named
+/// by its data key; the `sources` crate reads the values again when it verifies.
 pub(crate) fn verification_keys(
     secret: &str,
     data: &BTreeMap<String, Vec<u8>>,
 ) -> Result<sources::Verification, String> {
-    let mut keys = Vec::new();
+    let mut values = Vec::new();
     for (key, value) in data {
-        let value = String::from_utf8_lossy(value);
-        if value.contains("BEGIN PGP PUBLIC KEY BLOCK") {
-            return Err(format!(
-                "Secret {secret}: key {key:?} holds an OpenPGP key; Flotilla verifies SSH signatures only (see docs/crds/gitrepository.md)"
-            ));
+        let value = String::from_utf8(value.clone())
+            .map_err(|_| format!("Secret {secret}: key {key:?} is not valid UTF-8"))?;
+        if value.trim().is_empty() {
+            continue;
         }
-        keys.extend(
-            value
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_owned),
-        );
+        let one = sources::Verification {
+            ssh_public_keys: vec![value],
+        };
+        one.validate().map_err(|e| match e {
+            sources::Error::InvalidKey { reason, .. } => {
+                format!("Secret {secret}: key {key:?}: {reason}")
+            }
+            other => format!("Secret {secret}: key {key:?}: {other}"),
+        })?;
+        values.extend(one.ssh_public_keys);
     }
-    if keys.is_empty() {
+    if values.is_empty() {
         return Err(format!("Secret {secret}: holds no public key"));
     }
     Ok(sources::Verification {
-        ssh_public_keys: keys,
+        ssh_public_keys: values,
     })
 }
 
@@ -141,12 +144,25 @@ mod tests {
     }
 
     #[test]
-    fn pgp_keys_are_refused_with_a_reason() {
+    fn a_broken_key_is_named_by_its_data_key() {
         let err = verification_keys(
             "keys",
-            &data(&[("a.asc", "-----BEGIN PGP PUBLIC KEY BLOCK-----")]),
+            &data(&[
+                (
+                    "a.asc",
+                    "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot base64\n",
+                ),
+                ("b.pub", ""),
+            ]),
         )
         .unwrap_err();
+        assert!(err.starts_with("Secret keys: key \"a.asc\": "), "{err}");
         assert!(err.contains("OpenPGP"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_without_keys_is_refused() {
+        let err = verification_keys("keys", &data(&[("empty", "  \n")])).unwrap_err();
+        assert_eq!(err, "Secret keys: holds no public key");
     }
 }

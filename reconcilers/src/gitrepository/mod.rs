@@ -308,6 +308,7 @@ async fn reconcile_due(
     if requested_at.is_some() {
         status.last_handled_reconcile_at = requested_at.clone();
     }
+    record_verification(&mut status, repo, &outcome);
     let conditions = &mut status.conditions;
     let mut new_revision = None;
     let retry = match outcome {
@@ -452,6 +453,50 @@ async fn reconcile_due(
     }
 }
 
+/// Sets `SourceVerified` and `sourceVerificationMode` from the attempt (Flux's meaning):
+/// `True` naming the verified objects and keys, `False` when verification (or the keys) failed;
+/// both are removed without `spec.verify`. The mode describes the stored artifact, so only a
+/// success changes it. A failure before verification (network, missing branch) leaves the
+/// condition as the last verification left it.
+fn record_verification(
+    status: &mut GitRepositoryStatus,
+    repo: &GitRepository,
+    outcome: &Result<Fetched, Failure>,
+) {
+    let generation = repo.metadata.generation;
+    let Some(verify) = &repo.spec.verify else {
+        status.conditions.remove_condition(types::SOURCE_VERIFIED);
+        status.source_verification_mode = None;
+        return;
+    };
+    match outcome {
+        Ok(fetched) => {
+            let signatures: Vec<String> =
+                fetched.verified.iter().map(ToString::to_string).collect();
+            set(
+                &mut status.conditions,
+                generation,
+                types::SOURCE_VERIFIED,
+                ConditionStatus::True,
+                reasons::RECONCILIATION_SUCCEEDED,
+                format!("verified signature of {}", signatures.join(" and ")),
+            );
+            status.source_verification_mode = Some(verify.mode);
+        }
+        Err(failure) if failure.reason == reasons::VERIFICATION_FAILED => {
+            set(
+                &mut status.conditions,
+                generation,
+                types::SOURCE_VERIFIED,
+                ConditionStatus::False,
+                reasons::VERIFICATION_FAILED,
+                failure.message.clone(),
+            );
+        }
+        Err(_) => {}
+    }
+}
+
 /// 1 s, 2 s, 4 s… after consecutive transient failures, never beyond `interval`.
 fn backoff(failures: u32, interval: Duration) -> Duration {
     let exponent = failures.saturating_sub(1).min(16);
@@ -518,6 +563,8 @@ struct Fetched {
     digest: String,
     relative_path: String,
     size: Option<i64>,
+    /// The good signatures, when `spec.verify` asked for them.
+    verified: Vec<sources::VerifiedSignature>,
 }
 
 /// Sets the flag when dropped, so a reconcile cancelled by the controller (shutdown, object
@@ -580,6 +627,7 @@ async fn fetch(repo: &GitRepository, ctx: &Context, timeout: Duration) -> Result
         revision: artifact.revision,
         digest: artifact.digest,
         size,
+        verified: artifact.verified,
     })
 }
 
@@ -637,16 +685,16 @@ async fn with_secrets(
         }
     }
     if let Some(verify) = &spec.verify {
-        if verify.mode != crds::gitrepository::VerificationMode::Head {
+        let mode = verification_mode(verify.mode);
+        if let Err(reason) = check_mode(mode, &request.reference) {
+            // Flux stalls too: no fetch can make a branch carry a tag signature.
             return Err(Failure::new(
                 reasons::INVALID_SPEC,
                 Retry::Stall,
-                format!(
-                    "spec.verify.mode: {:?} is not supported; Flotilla verifies the HEAD commit only",
-                    verify.mode
-                ),
+                format!("spec.verify.mode: {reason}"),
             ));
         }
+        request = request.with_verification_mode(mode);
         let name = &verify.secret_ref.name;
         let data = read_secret(&secrets, namespace, name, "spec.verify.secretRef").await?;
         let keys = credentials::verification_keys(name, &data).map_err(|message| {
@@ -682,6 +730,33 @@ async fn read_secret(
     }
 }
 
+fn verification_mode(mode: crds::gitrepository::VerificationMode) -> sources::VerificationMode {
+    use crds::gitrepository::VerificationMode as Spec;
+    match mode {
+        Spec::Head => sources::VerificationMode::Head,
+        Spec::Tag => sources::VerificationMode::Tag,
+        Spec::TagAndHEAD => sources::VerificationMode::TagAndHead,
+    }
+}
+
+/// The tag modes need a reference naming a tag; said before fetching anything.
+fn check_mode(
+    mode: sources::VerificationMode,
+    reference: &sources::Reference,
+) -> Result<(), String> {
+    if mode.verifies_tag() && !reference.names_tag() {
+        let mode = match mode {
+            sources::VerificationMode::Tag => "Tag",
+            _ => "TagAndHEAD",
+        };
+        return Err(format!(
+            "{mode} verifies an annotated tag, so spec.ref must name one (tag, semver, or a \
+             refs/tags/ name); {reference} is not a tag"
+        ));
+    }
+    Ok(())
+}
+
 /// Maps a `sources` error to the condition reason and the retry policy.
 fn classify(error: &sources::Error) -> Failure {
     let message = error.to_string();
@@ -700,7 +775,9 @@ fn classify(error: &sources::Error) -> Failure {
         sources::Error::Authentication { .. } => {
             Failure::new(reasons::AUTHENTICATION_FAILED, Retry::Interval, message)
         }
-        sources::Error::Verification { .. } | sources::Error::InvalidKey { .. } => {
+        sources::Error::Verification { .. }
+        | sources::Error::TagVerification { .. }
+        | sources::Error::InvalidKey { .. } => {
             Failure::new(reasons::VERIFICATION_FAILED, Retry::Interval, message)
         }
         _ => Failure::new(reasons::GIT_OPERATION_FAILED, Retry::Backoff, message),

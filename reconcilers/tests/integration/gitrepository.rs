@@ -11,11 +11,13 @@ use std::time::Duration;
 use crds::GitRepository;
 use crds::annotations::RECONCILE_REQUESTED_AT;
 use crds::conditions::{ConditionsExt, reasons, types};
+use crds::gitrepository::VerificationMode;
+use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use reconcilers::gitrepository::{self, ArtifactStore, Settings};
 use reconcilers::metrics::Metrics;
-use source_fixtures::{Cluster, GitRepo, wait_for};
+use source_fixtures::{Cluster, GitRepo, Gpg, wait_for};
 use tokio::sync::oneshot;
 
 /// The control plane plus the GitRepository controller running on it.
@@ -544,4 +546,260 @@ async fn a_repository_recreated_under_the_same_name_is_fetched_at_once() {
     let artifact = repo.status.and_then(|s| s.artifact).expect("artifact");
     assert_eq!(artifact.revision, format!("main@sha1:{commit}"));
     h.stop().await;
+}
+
+/// OpenPGP keys made by the real `gpg`, a repository to sign in, and the controller.
+struct Signing {
+    h: Harness,
+    gpg: Gpg,
+    git: GitRepo,
+    /// Fingerprint of the key the Secret trusts.
+    trusted: String,
+    /// Fingerprint of a key the Secret does not hold.
+    untrusted: String,
+}
+
+impl Signing {
+    /// `None` (after printing `SKIPPED: …`) without gpg. The repository has one unsigned
+    /// commit on `main`.
+    async fn start(test: &str) -> Option<Self> {
+        let gpg = Gpg::new(test)?;
+        let trusted = gpg.generate("Release Signer <release@flotilla.invalid>", "ed25519");
+        let untrusted = gpg.generate("Someone Else <other@flotilla.invalid>", "ed25519");
+        let git = GitRepo::new();
+        git.write(
+            "a.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+        );
+        git.commit("unsigned");
+        Some(Self {
+            h: Harness::start().await,
+            gpg,
+            git,
+            trusted,
+            untrusted,
+        })
+    }
+
+    /// A commit signed with `key` (`git commit -S`); returns its id.
+    fn signed_commit(&self, key: &str, message: &str) -> String {
+        let signing_key = format!("user.signingkey={key}");
+        self.git.git_signing(
+            &self.gpg,
+            &[
+                "-c",
+                &signing_key,
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-S",
+                "-m",
+                message,
+            ],
+        );
+        self.git.git(&["rev-parse", "HEAD"]).trim().to_owned()
+    }
+
+    /// An annotated tag on `HEAD` signed with `key` (`git tag -s`).
+    fn signed_tag(&self, key: &str, tag: &str) {
+        let signing_key = format!("user.signingkey={key}");
+        self.git.git_signing(
+            &self.gpg,
+            &["-c", &signing_key, "tag", "-s", "-m", "release", tag],
+        );
+    }
+
+    /// Secret `signers` as Flux documents it (`author1.asc`: the trusted key, armored) plus an
+    /// SSH key beside it, and GitRepository `signed` verifying with `mode` at `reference`.
+    async fn create(&self, reference: &str, mode: &str) {
+        let secrets: Api<Secret> = self.h.cluster.api("default");
+        let secret = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some("signers".into()),
+                ..Default::default()
+            },
+            string_data: Some(
+                [
+                    ("author1.asc".to_owned(), self.gpg.export(&self.trusted)),
+                    (
+                        "ops.pub".to_owned(),
+                        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGp8xBCZRAvSC2LZVQq1aWbLWBPmdsyQmvUNnqyrwcx8 ops"
+                            .to_owned(),
+                    ),
+                ]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        secrets
+            .patch(
+                "signers",
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&secret),
+            )
+            .await
+            .expect("Secret applies");
+        self.h
+            .cluster
+            .apply(&format!(
+                "apiVersion: flotilla.dev/v1alpha1\nkind: GitRepository\nmetadata:\n  name: signed\n  namespace: default\nspec:\n  url: {}\n  interval: 10m\n  ref:\n    {reference}\n  verify:\n    mode: {mode}\n    secretRef:\n      name: signers\n",
+                self.git.url()
+            ))
+            .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openpgp_signed_commit_is_verified_and_its_key_recorded() {
+    let Some(s) = Signing::start("an_openpgp_signed_commit_is_verified_and_its_key_recorded").await
+    else {
+        return;
+    };
+    let commit = s.signed_commit(&s.trusted, "signed");
+    s.create("branch: main", "HEAD").await;
+    let repo = s.h.wait_ready("signed", "True").await;
+    let status = repo.status.expect("status");
+    assert_eq!(
+        status.artifact.expect("artifact").revision,
+        format!("main@sha1:{commit}")
+    );
+    let verified = status
+        .conditions
+        .find_condition(types::SOURCE_VERIFIED)
+        .expect("SourceVerified");
+    assert_eq!(verified.status, "True");
+    assert_eq!(
+        verified.message,
+        format!(
+            "verified signature of commit '{commit}' with OpenPGP key '{}'",
+            s.trusted
+        )
+    );
+    assert_eq!(
+        status.source_verification_mode,
+        Some(VerificationMode::Head)
+    );
+    s.h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_signed_by_an_untrusted_openpgp_key_is_refused() {
+    let Some(s) = Signing::start("a_commit_signed_by_an_untrusted_openpgp_key_is_refused").await
+    else {
+        return;
+    };
+    let commit = s.signed_commit(&s.untrusted, "signed by someone else");
+    s.create("branch: main", "HEAD").await;
+    let status =
+        s.h.wait_ready("signed", "False")
+            .await
+            .status
+            .expect("status");
+    let ready = status
+        .conditions
+        .find_condition(types::READY)
+        .expect("Ready");
+    assert_eq!(ready.reason, reasons::VERIFICATION_FAILED);
+    assert!(
+        ready.message.contains(&format!("commit {commit}")),
+        "{}",
+        ready.message
+    );
+    assert!(ready.message.contains(&s.untrusted), "{}", ready.message);
+    assert!(
+        ready.message.contains("not among the trusted keys"),
+        "{}",
+        ready.message
+    );
+    let verified = status
+        .conditions
+        .find_condition(types::SOURCE_VERIFIED)
+        .expect("SourceVerified");
+    assert_eq!(verified.status, "False");
+    assert!(status.artifact.is_none());
+    s.h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_tag_is_verified_in_tag_mode() {
+    let Some(s) = Signing::start("a_signed_tag_is_verified_in_tag_mode").await else {
+        return;
+    };
+    // The commit itself is unsigned: Tag mode checks the tag object only.
+    s.signed_tag(&s.trusted, "v1.0.0");
+    s.create("tag: v1.0.0", "Tag").await;
+    let status =
+        s.h.wait_ready("signed", "True")
+            .await
+            .status
+            .expect("status");
+    let verified = status
+        .conditions
+        .find_condition(types::SOURCE_VERIFIED)
+        .expect("SourceVerified");
+    assert_eq!(
+        verified.message,
+        format!(
+            "verified signature of tag 'v1.0.0' with OpenPGP key '{}'",
+            s.trusted
+        )
+    );
+    assert_eq!(status.source_verification_mode, Some(VerificationMode::Tag));
+    s.h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_and_head_refuses_an_unsigned_commit_under_a_signed_tag() {
+    let Some(s) =
+        Signing::start("tag_and_head_refuses_an_unsigned_commit_under_a_signed_tag").await
+    else {
+        return;
+    };
+    s.signed_tag(&s.trusted, "v1.0.0");
+    let commit = s.git.git(&["rev-parse", "HEAD"]).trim().to_owned();
+    s.create("semver: \">=1.0.0\"", "TagAndHEAD").await;
+    let status =
+        s.h.wait_ready("signed", "False")
+            .await
+            .status
+            .expect("status");
+    let ready = status
+        .conditions
+        .find_condition(types::READY)
+        .expect("Ready");
+    assert_eq!(ready.reason, reasons::VERIFICATION_FAILED);
+    assert!(
+        ready.message.contains(&format!("commit {commit}")) && ready.message.contains("not signed"),
+        "{}",
+        ready.message
+    );
+    assert!(status.artifact.is_none());
+    assert!(!status.conditions.condition_is_true(types::STALLED));
+    s.h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_mode_with_a_branch_reference_stalls() {
+    let Some(s) = Signing::start("tag_mode_with_a_branch_reference_stalls").await else {
+        return;
+    };
+    s.create("branch: main", "Tag").await;
+    let status =
+        s.h.wait_ready("signed", "False")
+            .await
+            .status
+            .expect("status");
+    let stalled = status
+        .conditions
+        .find_condition(types::STALLED)
+        .expect("Stalled");
+    assert_eq!(stalled.status, "True");
+    assert_eq!(stalled.reason, reasons::INVALID_SPEC);
+    assert!(
+        stalled.message.starts_with("spec.verify.mode: Tag")
+            && stalled.message.contains("branch \"main\""),
+        "{}",
+        stalled.message
+    );
+    s.h.stop().await;
 }

@@ -10,6 +10,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use apiserver::{Config, ControlPlane, RunningControlPlane};
+
+/// Real OpenPGP keys in a throwaway GnuPG home; the same fixture the `sources` tests use.
+#[path = "../../../../sources/tests/support/gpg.rs"]
+pub mod gpg;
+pub use gpg::Gpg;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::discovery::{Discovery, Scope};
@@ -170,7 +175,21 @@ impl GitRepo {
 
     /// Runs git in the work tree; panics with its output on failure.
     pub fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
+        self.run_git(None, args)
+    }
+
+    /// Runs git with `GNUPGHOME` set to `gpg`'s home, so that `commit -S` and `tag -s` sign
+    /// with its keys (pick one with `-c user.signingkey=FINGERPRINT`).
+    pub fn git_signing(&self, gpg: &Gpg, args: &[&str]) -> String {
+        self.run_git(Some(gpg.home()), args)
+    }
+
+    fn run_git(&self, gnupg_home: Option<&Path>, args: &[&str]) -> String {
+        let mut command = Command::new("git");
+        if let Some(home) = gnupg_home {
+            command.env("GNUPGHOME", home);
+        }
+        let out = command
             .args(args)
             .current_dir(self.path())
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
