@@ -338,3 +338,64 @@ fn fingerprint(key: &SignedPublicKey) -> String {
 fn hex_upper(bytes: &[u8]) -> String {
     hex::encode_upper(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SSH_KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGp8xBCZRAvSC2LZVQq1aWbLWBPmdsyQmvUNnqyrwcx8 ops";
+
+    fn keys(entries: &[&str]) -> Result<TrustedKeys> {
+        trusted_keys(&Verification {
+            ssh_public_keys: entries.iter().map(|e| (*e).to_owned()).collect(),
+        })
+    }
+
+    #[test]
+    fn comments_and_blank_lines_are_skipped() {
+        let parsed = keys(&["# release signers", "", SSH_KEY]).unwrap();
+        assert_eq!(parsed.ssh.len(), 1);
+        assert!(parsed.openpgp.is_empty());
+    }
+
+    #[test]
+    fn a_line_that_is_no_key_is_refused_with_its_position() {
+        let err = keys(&[SSH_KEY, "not a key"]).unwrap_err();
+        assert!(matches!(err, Error::InvalidKey { index: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn an_unterminated_openpgp_block_is_refused() {
+        let err = keys(&["-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ\n"]).unwrap_err();
+        assert!(
+            err.to_string().contains("END PGP PUBLIC KEY BLOCK"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn no_keys_at_all_is_refused() {
+        let err = keys(&["# nothing here", "  "]).unwrap_err();
+        assert!(err.to_string().contains("no public key"), "{err}");
+    }
+
+    #[test]
+    fn tag_modes_need_a_tag_reference() {
+        let branch = Reference::Branch("main".into());
+        let tag_name = Reference::Name("refs/tags/v1.0.0".into());
+        let pull = Reference::Name("refs/pull/1/head".into());
+        assert!(check_mode(VerificationMode::Head, &branch).is_ok());
+        assert!(check_mode(VerificationMode::Tag, &tag_name).is_ok());
+        assert!(
+            check_mode(
+                VerificationMode::TagAndHead,
+                &Reference::Semver("^1".into())
+            )
+            .is_ok()
+        );
+        assert!(check_mode(VerificationMode::Tag, &branch).is_err());
+        assert!(check_mode(VerificationMode::TagAndHead, &pull).is_err());
+        assert!(check_mode(VerificationMode::Tag, &Reference::DefaultBranch).is_err());
+    }
+}

@@ -237,6 +237,36 @@ fn tag_mode_verifies_the_tag_semver_picked() {
 }
 
 #[test]
+fn tampered_signed_tag_is_refused() {
+    let Some(f) = fixture("tampered_signed_tag_is_refused", "rsa2048") else {
+        return;
+    };
+    f.up.signed_tag("v1.0.0", &f.signer(&f.trusted));
+    // The same signature on a tag object with another message.
+    let raw = f.up.git(&["cat-file", "tag", "v1.0.0"]);
+    let forged = raw.replace("release v1.0.0", "release v6.6.6");
+    assert_ne!(raw, forged);
+    let forged_path = f.up.root.path().join("forged-tag");
+    std::fs::write(&forged_path, format!("{forged}\n")).unwrap();
+    let forged_id = f.up.git(&[
+        "hash-object",
+        "-t",
+        "tag",
+        "-w",
+        forged_path.to_str().unwrap(),
+    ]);
+    f.up.git(&["update-ref", "refs/tags/v1.0.0", &forged_id]);
+    f.up.push();
+    let err = fetch(
+        &f.cache,
+        &f.request(Reference::Tag("v1.0.0".into()), VerificationMode::Tag),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::TagVerification { .. }), "{err}");
+    assert!(err.to_string().contains("does not match the tag"), "{err}");
+}
+
+#[test]
 fn lightweight_tag_is_refused_in_tag_mode() {
     let Some(f) = fixture("lightweight_tag_is_refused_in_tag_mode", "ed25519") else {
         return;
