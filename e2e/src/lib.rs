@@ -14,6 +14,7 @@
 pub mod git;
 pub mod kubectl;
 pub mod operator;
+pub mod requests;
 pub mod webhook;
 
 use std::path::{Path, PathBuf};
@@ -110,6 +111,22 @@ impl World {
             self.operator = Some(op);
         }
         Ok(())
+    }
+
+    /// Starts the in-process operator and webhook with `client` instead of the admin
+    /// client (a benchmark's counting client, say). Fails if one already runs.
+    pub async fn start_operator_with(&mut self, client: kube::Client) -> Result<()> {
+        if self.operator.is_some() {
+            bail!("the operator already runs");
+        }
+        let op = operator::InProcess::start(client, &self.path("artifacts")).await?;
+        self.operator = Some(op);
+        Ok(())
+    }
+
+    /// The in-process operator, if it runs (for its metrics).
+    pub fn operator(&self) -> Option<&operator::InProcess> {
+        self.operator.as_ref()
     }
 
     /// Stops the in-process operator gracefully, if it runs.

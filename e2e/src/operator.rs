@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 /// The in-process operator and webhook; stopping is graceful, dropping aborts.
 pub struct InProcess {
+    metrics: std::sync::Arc<reconcilers::metrics::Metrics>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
     receiver_addr: std::net::SocketAddr,
@@ -29,6 +30,7 @@ impl InProcess {
             reconcilers::OperatorConfig::new(artifact_root),
         )
         .context("configuring the operator")?;
+        let metrics = operator.metrics();
         let until = stop_signal(stopped.clone());
         tasks.spawn(async move {
             if let Err(e) = operator.run(until).await {
@@ -52,10 +54,16 @@ impl InProcess {
         ));
 
         Ok(Self {
+            metrics,
             stop,
             tasks,
             receiver_addr,
         })
+    }
+
+    /// What the controllers record (reconcile durations, conditions), as `/metrics` serves it.
+    pub fn metrics(&self) -> &reconcilers::metrics::Metrics {
+        &self.metrics
     }
 
     /// `http://127.0.0.1:PORT`, where Receivers' `webhookPath`s are served.

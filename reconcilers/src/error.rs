@@ -21,6 +21,9 @@ pub enum Error {
     /// until it changes (→ `Stalled`).
     #[error("{0}")]
     InvalidSpec(String),
+    /// Deleting the objects of a deleted object failed; the finalizer stays and it is retried.
+    #[error("{0}")]
+    Finalize(String),
     /// A controller task panicked or was cancelled.
     #[error("controller task failed: {0}")]
     Task(String),
@@ -44,6 +47,7 @@ impl Error {
             Error::Kube { .. } => "kube_error",
             Error::Config(_) => "config_error",
             Error::InvalidSpec(_) => "invalid_spec",
+            Error::Finalize(_) => "finalize_error",
             Error::Task(_) => "task_error",
         }
     }

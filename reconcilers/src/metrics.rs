@@ -112,6 +112,26 @@ impl Metrics {
         self.reconciles.get_or_create(&labels).inc();
     }
 
+    /// How many reconciles of `kind` ended with `result`, and their summed duration: the
+    /// `_count` and `_sum` of the duration histogram, for benchmarks and tests. Read from the
+    /// exposition text because `prometheus-client` only exposes them to its own tests.
+    pub fn reconcile_totals(&self, kind: &str, result: &str) -> (u64, Duration) {
+        let labels = format!("{{kind=\"{kind}\",result=\"{result}\"}} ");
+        let text = self.encode();
+        let value = |series: &str| {
+            let prefix = format!("flotilla_reconcile_duration_seconds_{series}{labels}");
+            text.lines()
+                .find_map(|line| line.strip_prefix(prefix.as_str()))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let count = value("count");
+        // Counts are whole numbers far below 2^53, so the conversion is exact.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let count = count as u64;
+        (count, Duration::from_secs_f64(value("sum").max(0.0)))
+    }
+
     /// Sets the condition gauges of one object to its current conditions: 1 for each
     /// condition's present status, 0 for the other two statuses, as Flux does.
     pub fn record_conditions(
@@ -208,6 +228,21 @@ mod tests {
         assert!(
             text.contains(r#"flotilla_reconcile_total{kind="Kustomization",result="success"} 1"#),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn reconcile_totals_add_up_the_observed_durations() {
+        let metrics = Metrics::new();
+        metrics.observe_reconcile("Kustomization", "success", Duration::from_millis(100));
+        metrics.observe_reconcile("Kustomization", "success", Duration::from_millis(50));
+        metrics.observe_reconcile("Kustomization", "kube_error", Duration::from_secs(1));
+        let (count, sum) = metrics.reconcile_totals("Kustomization", "success");
+        assert_eq!(count, 2);
+        assert!((sum.as_secs_f64() - 0.150).abs() < 1e-9, "{sum:?}");
+        assert_eq!(
+            metrics.reconcile_totals("GitRepository", "success"),
+            (0, Duration::ZERO)
         );
     }
 

@@ -12,14 +12,25 @@ pub fn json_patch(live: &Value, patch: &Value) -> Result<Value> {
     let ops: json_patch::Patch = serde_json::from_value(patch.clone())
         .map_err(|e| PatchError::Malformed(format!("invalid JSON patch: {e}")))?;
     let mut doc = live.clone();
-    json_patch::patch(&mut doc, &ops).map_err(|e| {
-        PatchError::Failed(format!(
-            "the JSON patch operation {} on {:?} failed: {}",
-            e.operation,
-            e.path.to_string(),
-            e.kind
-        ))
-    })?;
+    for (index, op) in ops.0.iter().enumerate() {
+        // Kubernetes' JSON patch library lets `test` of `null` pass on a missing path, and
+        // clients rely on it (kube-runtime's finalizer helper tests `/metadata/finalizers`
+        // for null before adding the first one). RFC 6902 and the `json-patch` crate would
+        // fail it, so that one case is skipped here.
+        if let json_patch::PatchOperation::Test(test) = op
+            && test.value.is_null()
+            && doc.pointer(test.path.as_str()).is_none()
+        {
+            continue;
+        }
+        json_patch::patch(&mut doc, std::slice::from_ref(op)).map_err(|e| {
+            PatchError::Failed(format!(
+                "the JSON patch operation {index} on {:?} failed: {}",
+                e.path.to_string(),
+                e.kind
+            ))
+        })?;
+    }
     Ok(doc)
 }
 
@@ -35,6 +46,29 @@ pub fn merge_patch(live: &Value, patch: &Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn testing_null_on_a_missing_path_passes_as_in_kubernetes() {
+        let live = json!({"metadata": {"name": "a"}});
+        let patch = json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": ["x"]}
+        ]);
+        assert_eq!(
+            json_patch(&live, &patch),
+            Ok(json!({"metadata": {"name": "a", "finalizers": ["x"]}}))
+        );
+    }
+
+    #[test]
+    fn testing_null_on_a_present_value_fails() {
+        let live = json!({"metadata": {"finalizers": ["x"]}});
+        let patch = json!([{"op": "test", "path": "/metadata/finalizers", "value": null}]);
+        assert!(matches!(
+            json_patch(&live, &patch),
+            Err(PatchError::Failed(_))
+        ));
+    }
 
     #[test]
     fn json_patch_adds_replaces_and_removes() {

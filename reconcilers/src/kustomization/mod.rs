@@ -22,13 +22,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crds::annotations::RECONCILE_REQUESTED_AT;
+use crds::annotations::{FINALIZER, RECONCILE_REQUESTED_AT};
 use crds::conditions::{ConditionStatus, ConditionsExt, reasons, types};
 use crds::inventory::{ObjectId, ResourceInventory};
 use crds::{GitRepository, Kustomization, KustomizationStatus};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
@@ -169,60 +170,166 @@ pub async fn run(
     Ok(())
 }
 
-/// One reconcile of one Kustomization.
+/// One reconcile of one Kustomization: kube-runtime's finalizer helper adds our finalizer
+/// before the first apply, and on deletion runs [`finalize`] before removing it.
 async fn reconcile(ks: Arc<Kustomization>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = ks.namespace().unwrap_or_default();
     let name = ks.name_any();
     let span = info_span!("reconcile", kind = KIND, %namespace, %name);
     async move {
-        let key = format!("{namespace}/{name}");
         if ks.meta().deletion_timestamp.is_some() {
-            ctx.metrics.forget(KIND, &namespace, &name);
-            if let Ok(mut attempts) = ctx.attempts.lock() {
-                attempts.remove(&key);
+            forget(&ctx, &namespace, &name);
+        }
+        let api: Api<Kustomization> = Api::namespaced(ctx.client.clone(), &namespace);
+        let context = ctx.clone();
+        finalizer(&api, FINALIZER, ks, |event| async move {
+            match event {
+                finalizer::Event::Apply(ks) => reconcile_live(ks, &context).await,
+                finalizer::Event::Cleanup(ks) => finalize(&ks, &context).await,
             }
-            if let Ok(mut builds) = ctx.builds.lock() {
-                builds.remove(&key);
-            }
-            return Ok(Action::await_change());
-        }
-        if ks.spec.suspend {
-            return Ok(Action::await_change());
-        }
-        let source = source_of(&ctx.client, &ks).await?;
-        let seen = Seen {
-            generation: ks.metadata.generation,
-            revision: source
-                .as_ref()
-                .and_then(|s| s.status.as_ref())
-                .and_then(|s| s.artifact.as_ref())
-                .map(|a| a.revision.clone()),
-            requested_at: ks.annotations().get(RECONCILE_REQUESTED_AT).cloned(),
-        };
-        if let Some(wait) = not_due(&ctx, &key, &seen) {
-            return Ok(Action::requeue(wait));
-        }
-        let started = std::time::Instant::now();
-        let result = reconcile_due(&ks, &ctx, source.as_ref(), &seen).await;
-        let (label, next) = match &result {
-            Ok(next) => ("success", *next),
-            Err(error) => (error.metric_label(), ctx.settings.default_retry),
-        };
-        ctx.metrics
-            .observe_reconcile(KIND, label, started.elapsed());
-        if let Ok(mut attempts) = ctx.attempts.lock() {
-            attempts.insert(
-                key,
-                Attempt {
-                    seen,
-                    next_due: Instant::now() + next,
-                },
-            );
-        }
-        result.map(Action::requeue)
+        })
+        .await
+        .map_err(|error| match error {
+            finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
+            finalizer::Error::AddFinalizer(e) => Error::kube(
+                format!("adding finalizer {FINALIZER} to Kustomization {namespace}/{name}"),
+                e,
+            ),
+            finalizer::Error::RemoveFinalizer(e) => Error::kube(
+                format!("removing finalizer {FINALIZER} from Kustomization {namespace}/{name}"),
+                e,
+            ),
+            other => Error::InvalidSpec(format!("Kustomization {namespace}/{name}: {other}")),
+        })
     }
     .instrument(span)
     .await
+}
+
+/// Drops what the controller keeps about a Kustomization that is going away.
+fn forget(ctx: &Context, namespace: &str, name: &str) {
+    let key = format!("{namespace}/{name}");
+    ctx.metrics.forget(KIND, namespace, name);
+    if let Ok(mut attempts) = ctx.attempts.lock() {
+        attempts.remove(&key);
+    }
+    if let Ok(mut builds) = ctx.builds.lock() {
+        builds.remove(&key);
+    }
+}
+
+/// A deleted Kustomization with `spec.prune` (and not suspended) takes the objects of its
+/// inventory with it: the same ownership rules as pruning, Namespaces and CRDs last. A
+/// target cluster that can no longer be reached for good (its kubeconfig Secret is gone)
+/// is skipped with a warning, as Flux does, so the Kustomization does not hang in deletion;
+/// a failed request keeps the finalizer and is retried.
+async fn finalize(ks: &Kustomization, ctx: &Context) -> Result<Action> {
+    let namespace = ks.namespace().unwrap_or_default();
+    let name = ks.name_any();
+    let entries = ks
+        .status
+        .as_ref()
+        .and_then(|s| s.inventory.as_ref())
+        .map(|i| i.entries.clone())
+        .unwrap_or_default();
+    if !ks.spec.prune || ks.spec.suspend || entries.is_empty() {
+        info!(
+            prune = ks.spec.prune,
+            suspend = ks.spec.suspend,
+            objects = entries.len(),
+            "deleted; its objects stay"
+        );
+        return Ok(Action::await_change());
+    }
+    let regarding = object_reference(ks);
+    let cluster = match ctx.clusters.resolve(&ctx.local, ks).await {
+        Ok(cluster) => cluster,
+        Err(target::TargetError::Kube { secret, source }) => {
+            return Err(Error::Kube {
+                action: format!(
+                    "reading kubeconfig Secret {secret} to delete the objects of Kustomization {namespace}/{name}"
+                ),
+                source,
+            });
+        }
+        Err(e) => {
+            let message = format!("garbage collection skipped: {e}");
+            tracing::warn!(%message, "deleted");
+            ctx.events
+                .warning(&regarding, reasons::PRUNE_FAILED, "Finalize", &message)
+                .await;
+            return Ok(Action::await_change());
+        }
+    };
+    let owner = Owner {
+        name: name.clone(),
+        namespace: namespace.clone(),
+    };
+    let outcomes = prune::prune(&cluster.client, &cluster.resources, &owner, &entries)
+        .await
+        .map_err(|e| {
+            Error::Finalize(format!(
+                "deleting the objects of Kustomization {namespace}/{name}: {e}"
+            ))
+        })?;
+    let deleted: Vec<String> = outcomes
+        .iter()
+        .filter(|(_, outcome)| *outcome == prune::Outcome::Deleted)
+        .map(|(id, _)| format!("{} deleted", apply::display_id(id)))
+        .collect();
+    info!(deleted = deleted.len(), "deleted with its objects");
+    if !deleted.is_empty() {
+        ctx.events
+            .normal(
+                &regarding,
+                "GarbageCollected",
+                "Finalize",
+                &deleted.join("\n"),
+            )
+            .await;
+    }
+    Ok(Action::await_change())
+}
+
+/// Reconciles a Kustomization that is not being deleted.
+async fn reconcile_live(ks: Arc<Kustomization>, ctx: &Context) -> Result<Action> {
+    let namespace = ks.namespace().unwrap_or_default();
+    let name = ks.name_any();
+    let key = format!("{namespace}/{name}");
+    if ks.spec.suspend {
+        return Ok(Action::await_change());
+    }
+    let source = source_of(&ctx.client, &ks).await?;
+    let seen = Seen {
+        generation: ks.metadata.generation,
+        revision: source
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .and_then(|s| s.artifact.as_ref())
+            .map(|a| a.revision.clone()),
+        requested_at: ks.annotations().get(RECONCILE_REQUESTED_AT).cloned(),
+    };
+    if let Some(wait) = not_due(ctx, &key, &seen) {
+        return Ok(Action::requeue(wait));
+    }
+    let started = std::time::Instant::now();
+    let result = reconcile_due(&ks, ctx, source.as_ref(), &seen).await;
+    let (label, next) = match &result {
+        Ok(next) => ("success", *next),
+        Err(error) => (error.metric_label(), ctx.settings.default_retry),
+    };
+    ctx.metrics
+        .observe_reconcile(KIND, label, started.elapsed());
+    if let Ok(mut attempts) = ctx.attempts.lock() {
+        attempts.insert(
+            key,
+            Attempt {
+                seen,
+                next_due: Instant::now() + next,
+            },
+        );
+    }
+    result.map(Action::requeue)
 }
 
 fn error_policy(_ks: Arc<Kustomization>, error: &Error, ctx: Arc<Context>) -> Action {
@@ -453,6 +560,7 @@ async fn attempt(
     progress: &mut Progress,
 ) -> Result<(), Failure> {
     let deadline = Instant::now() + timeout;
+    let mut phases = Phases::start();
     let namespace = ks.namespace().unwrap_or_default();
     let name = ks.name_any();
     let generation = ks.metadata.generation;
@@ -493,6 +601,7 @@ async fn attempt(
         }
     }
 
+    phases.mark("dependencies");
     let dir = ctx
         .settings
         .store
@@ -535,6 +644,7 @@ async fn attempt(
         }
     })?;
 
+    phases.mark("target");
     // Build (or reuse the last build of the same inputs).
     let built = cached_build(ctx, ks, &artifact.digest, &dir)
         .await
@@ -547,6 +657,7 @@ async fn attempt(
             }
         })?;
 
+    phases.mark("build");
     // Policy gate: any Deny and nothing is applied.
     let gated = gate::evaluate(&cluster.client, ks, &built)
         .await
@@ -566,6 +677,7 @@ async fn attempt(
         ));
     }
 
+    phases.mark("gate");
     // Apply.
     let owner = Owner {
         name: name.clone(),
@@ -580,6 +692,7 @@ async fn attempt(
     let desired = apply::prepare(&built.objects, &owner, &target)
         .await
         .map_err(|e| Failure::retry(reasons::APPLY_FAILED, e.to_string()))?;
+    phases.mark("prepare");
     let new_inventory = apply::inventory_of(&desired);
     let applied = match apply::apply(&desired, mode, &target).await {
         Ok(applied) => applied,
@@ -598,6 +711,7 @@ async fn attempt(
         }
     };
     progress.changes = applied.summary().lines().map(str::to_owned).collect();
+    phases.mark("apply");
 
     // Prune.
     let previous = status.inventory.clone().unwrap_or_default();
@@ -615,6 +729,7 @@ async fn attempt(
         }
     }
     progress.inventory = Some(applied.inventory.clone());
+    phases.mark("prune");
 
     // Health.
     let checks = health_checks(ks, &desired, &namespace)
@@ -634,7 +749,44 @@ async fn attempt(
             ..Failure::retry(reasons::HEALTH_CHECK_FAILED, e.to_string())
         })?;
     }
+    phases.mark("health");
     Ok(())
+}
+
+/// How long each stage of an attempt took, logged at debug level when the attempt ends
+/// (however it ends): where a slow reconcile spends its time, without a profiler.
+struct Phases {
+    last: std::time::Instant,
+    marks: Vec<(&'static str, Duration)>,
+}
+
+impl Phases {
+    fn start() -> Self {
+        Self {
+            last: std::time::Instant::now(),
+            marks: Vec::new(),
+        }
+    }
+
+    /// Ends the stage called `name`.
+    fn mark(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.marks.push((name, now - self.last));
+        self.last = now;
+    }
+}
+
+impl Drop for Phases {
+    fn drop(&mut self) {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let phases: Vec<String> = self
+                .marks
+                .iter()
+                .map(|(name, took)| format!("{name} {:.1}ms", took.as_secs_f64() * 1e3))
+                .collect();
+            tracing::debug!(phases = %phases.join(", "), "attempt stages");
+        }
+    }
 }
 
 /// Builds `ks` from the artifact at `dir`, reusing the previous result when the artifact,

@@ -320,6 +320,86 @@ async fn a_file_deleted_in_git_is_pruned_after_the_new_artifact_arrives() {
     h.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_pruning_kustomization_deletes_its_objects_first() {
+    let h = Harness::start().await;
+    h.git.write("deploy/a.yaml", &config_map("a", "one"));
+    h.git.commit("one config map");
+    h.source().await;
+    h.kustomization("app", "deploy", "").await;
+    let ks = h.wait_ready("app", "True").await;
+    assert!(
+        ks.metadata
+            .finalizers
+            .unwrap_or_default()
+            .iter()
+            .any(|f| f == crds::annotations::FINALIZER),
+        "the finalizer is added before the first apply"
+    );
+    // Someone else's ConfigMap beside ours.
+    h.cluster.apply(&config_map("theirs", "x")).await;
+
+    h.kustomizations()
+        .delete("app", &Default::default())
+        .await
+        .expect("delete");
+    let api = h.kustomizations();
+    wait_for(
+        "the Kustomization gone",
+        Duration::from_secs(30),
+        || async { api.get_opt("app").await.ok()?.is_none().then_some(()) },
+    )
+    .await;
+
+    let cms: Api<ConfigMap> = h.cluster.api("default");
+    assert!(
+        cms.get_opt("a").await.expect("get").is_none(),
+        "a went with its Kustomization"
+    );
+    assert!(
+        cms.get_opt("theirs").await.expect("get").is_some(),
+        "an object the Kustomization never applied stays"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_kustomization_without_prune_leaves_its_objects() {
+    let h = Harness::start().await;
+    h.git.write("deploy/a.yaml", &config_map("a", "one"));
+    h.git.commit("one config map");
+    h.source().await;
+    h.kustomization("keep", "deploy", "").await;
+    h.wait_ready("keep", "True").await;
+    h.kustomizations()
+        .patch(
+            "keep",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"prune": false}})),
+        )
+        .await
+        .expect("prune off");
+
+    h.kustomizations()
+        .delete("keep", &Default::default())
+        .await
+        .expect("delete");
+    let api = h.kustomizations();
+    wait_for(
+        "the Kustomization gone",
+        Duration::from_secs(30),
+        || async { api.get_opt("keep").await.ok()?.is_none().then_some(()) },
+    )
+    .await;
+
+    let cms: Api<ConfigMap> = h.cluster.api("default");
+    assert!(
+        cms.get_opt("a").await.expect("get").is_some(),
+        "without prune, deleting the Kustomization orphans its objects"
+    );
+    h.stop().await;
+}
+
 const DENY_FORBIDDEN: &str = r#"apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
 metadata:
