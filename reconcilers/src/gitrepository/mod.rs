@@ -483,13 +483,18 @@ fn record_verification(
             );
             status.source_verification_mode = Some(verify.mode);
         }
-        Err(failure) if failure.reason == reasons::VERIFICATION_FAILED => {
+        // A bad signature or key, and also a `spec.verify` that cannot work (a Tag mode on a
+        // branch, a missing key Secret): nothing was verified.
+        Err(failure)
+            if failure.reason == reasons::VERIFICATION_FAILED
+                || failure.message.starts_with("spec.verify") =>
+        {
             set(
                 &mut status.conditions,
                 generation,
                 types::SOURCE_VERIFIED,
                 ConditionStatus::False,
-                reasons::VERIFICATION_FAILED,
+                failure.reason,
                 failure.message.clone(),
             );
         }

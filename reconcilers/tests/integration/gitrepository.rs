@@ -801,5 +801,11 @@ async fn tag_mode_with_a_branch_reference_stalls() {
         "{}",
         stalled.message
     );
+    let verified = status
+        .conditions
+        .find_condition(types::SOURCE_VERIFIED)
+        .expect("SourceVerified");
+    assert_eq!(verified.status, "False");
+    assert_eq!(verified.reason, reasons::INVALID_SPEC);
     s.h.stop().await;
 }
