@@ -162,7 +162,8 @@ pub struct SourceFetchArgs {
     /// PEM file of CA certificates to trust for HTTPS, besides the built-in roots.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
-    /// Require a signature by a key in this file (OpenSSH public keys, one per line).
+    /// Require a signature by a key in this file: ASCII-armored OpenPGP public keys
+    /// (`gpg --export --armor`) and/or OpenSSH public keys, one per line.
     #[arg(long, value_name = "FILE")]
     pub verify_keys: Option<PathBuf>,
     /// Print the result as one JSON object.

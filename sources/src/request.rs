@@ -99,9 +99,7 @@ pub struct Verification {
     /// OpenPGP public key blocks (`gpg --export --armor KEYID`, one or more keys per block).
     /// An entry may hold several keys, and a block may be spread over consecutive entries
     /// (the lines of a file): the entries are read as one text.
-    ///
-    /// The name predates OpenPGP support and is kept so that existing callers build.
-    pub ssh_public_keys: Vec<String>,
+    pub public_keys: Vec<String>,
 }
 
 impl Verification {

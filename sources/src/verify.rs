@@ -43,7 +43,7 @@ pub(crate) struct TrustedKeys {
 /// non-empty line that is not a `#` comment is an OpenSSH public key. Errors name the key's
 /// position among the keys given, counting SSH lines and OpenPGP blocks in order.
 pub(crate) fn trusted_keys(verification: &Verification) -> Result<TrustedKeys> {
-    let text = verification.ssh_public_keys.join("\n");
+    let text = verification.public_keys.join("\n");
     let mut keys = TrustedKeys {
         ssh: Vec::new(),
         openpgp: Vec::new(),
@@ -348,7 +348,7 @@ mod tests {
 
     fn keys(entries: &[&str]) -> Result<TrustedKeys> {
         trusted_keys(&Verification {
-            ssh_public_keys: entries.iter().map(|e| (*e).to_owned()).collect(),
+            public_keys: entries.iter().map(|e| (*e).to_owned()).collect(),
         })
     }
 

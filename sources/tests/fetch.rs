@@ -702,7 +702,7 @@ mod signatures {
         let cache_dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(cache_dir.path()).unwrap();
         let request = FetchRequest::new(s.up.file_url()).with_verification(Verification {
-            ssh_public_keys: vec![s.other_public.clone(), s.trusted_public.clone()],
+            public_keys: vec![s.other_public.clone(), s.trusted_public.clone()],
         });
         let artifact = fetch(&cache, &request).unwrap();
         assert_eq!(read(&artifact, "a.yaml"), "signed\n");
@@ -716,7 +716,7 @@ mod signatures {
         let cache_dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(cache_dir.path()).unwrap();
         let request = FetchRequest::new(s.up.file_url()).with_verification(Verification {
-            ssh_public_keys: vec![s.trusted_public.clone()],
+            public_keys: vec![s.trusted_public.clone()],
         });
         let err = fetch(&cache, &request).unwrap_err();
         assert!(matches!(err, Error::Verification { .. }), "{err}");
@@ -737,7 +737,7 @@ mod signatures {
         let cache_dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(cache_dir.path()).unwrap();
         let request = FetchRequest::new(s.up.file_url()).with_verification(Verification {
-            ssh_public_keys: vec![s.trusted_public.clone()],
+            public_keys: vec![s.trusted_public.clone()],
         });
         let err = fetch(&cache, &request).unwrap_err();
         assert!(matches!(err, Error::Verification { .. }), "{err}");
@@ -778,7 +778,7 @@ mod signatures {
         let cache_dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(cache_dir.path()).unwrap();
         let request = FetchRequest::new(s.up.file_url()).with_verification(Verification {
-            ssh_public_keys: vec![s.trusted_public.clone()],
+            public_keys: vec![s.trusted_public.clone()],
         });
         let err = fetch(&cache, &request).unwrap_err();
         assert!(matches!(err, Error::Verification { .. }), "{err}");

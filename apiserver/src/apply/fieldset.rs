@@ -174,11 +174,34 @@ fn decode(
 pub fn item_key(item: &Value, keys: &[String]) -> String {
     let mut m = Map::new();
     for k in keys {
-        if let Some(v) = item.get(k) {
+        if let Some(v) = key_field(item, k) {
             m.insert(k.clone(), v.clone());
         }
     }
     Value::Object(m).to_string()
+}
+
+/// The value of key field `key` of a list-map item, defaulted as Kubernetes defaults it
+/// before merging: every defaulted key of the built-in API is a `protocol` (Service,
+/// container and endpoint ports), which is `TCP` when left out. Without this, applying a
+/// Service whose port omits `protocol` would not find the stored (defaulted) port and
+/// would add a second copy on every apply.
+pub fn key_field<'v>(item: &'v Value, key: &str) -> Option<&'v Value> {
+    match item.get(key) {
+        Some(v) => Some(v),
+        None if key == "protocol" && item.is_object() => Some(tcp()),
+        None => None,
+    }
+}
+
+fn tcp() -> &'static Value {
+    static VALUE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    VALUE.get_or_init(|| Value::String("TCP".to_owned()))
+}
+
+/// Whether list-map item `item` has every key field of `want` (a decoded key).
+fn matches_key(item: &Value, want: &Map<String, Value>) -> bool {
+    want.iter().all(|(k, v)| key_field(item, k) == Some(v))
 }
 
 /// How a node merges, from its schema (`None`: untyped, objects granular
@@ -277,9 +300,7 @@ pub fn get_at<'v>(value: &'v Value, path: &[Element]) -> Option<&'v Value> {
         (Element::Key(k), Value::Array(items)) => {
             let want: Value = serde_json::from_str(k).ok()?;
             let want = want.as_object()?;
-            items
-                .iter()
-                .find(|i| want.iter().all(|(wk, wv)| i.get(wk) == Some(wv)))
+            items.iter().find(|i| matches_key(i, want))
         }
         (Element::Value(v), Value::Array(items)) => {
             let want: Value = serde_json::from_str(v).ok()?;
@@ -306,7 +327,7 @@ pub fn remove_at(value: &mut Value, path: &[Element]) -> bool {
                 return false;
             };
             let before = items.len();
-            items.retain(|i| !want.iter().all(|(wk, wv)| i.get(wk) == Some(wv)));
+            items.retain(|i| !matches_key(i, &want));
             items.len() != before
         }
         (Element::Value(v), Value::Array(items)) => {
@@ -334,9 +355,7 @@ fn get_at_mut<'v>(value: &'v mut Value, path: &[Element]) -> Option<&'v mut Valu
         (Element::Key(k), Value::Array(items)) => {
             let want: Value = serde_json::from_str(k).ok()?;
             let want = want.as_object()?.clone();
-            items
-                .iter_mut()
-                .find(|i| want.iter().all(|(wk, wv)| i.get(wk) == Some(wv)))
+            items.iter_mut().find(|i| matches_key(i, &want))
         }
         (Element::Value(v), Value::Array(items)) => {
             let want: Value = serde_json::from_str(v).ok()?;

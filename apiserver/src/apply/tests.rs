@@ -319,3 +319,25 @@ fn re_applying_the_same_manifest_changes_nothing() {
         .expect("applies");
     assert_eq!(again, first);
 }
+
+#[test]
+fn a_port_without_protocol_matches_the_stored_tcp_port() {
+    let schema = builtin::node("io.k8s.api.core.v1.Service");
+    let applied = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "d"},
+        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]}});
+    let mut stored =
+        server_side_apply(None, &applied, schema, &opts("flotilla", false)).expect("applies");
+    // The API server defaults the protocol when it stores the Service.
+    stored["spec"]["ports"][0]["protocol"] = json!("TCP");
+    let later = ApplyOptions {
+        time: "2030-01-01T00:00:00Z",
+        ..opts("flotilla", false)
+    };
+    let again = server_side_apply(Some(&stored), &applied, schema, &later).expect("applies");
+    assert_eq!(
+        again["spec"]["ports"],
+        json!([{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]),
+        "one port, not a second copy"
+    );
+    assert_eq!(again, stored, "re-applying changes nothing");
+}

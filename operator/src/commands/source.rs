@@ -76,9 +76,7 @@ fn request_from(args: &SourceFetchArgs) -> anyhow::Result<FetchRequest> {
     }
     if let Some(file) = &args.verify_keys {
         let keys = read(file)?.lines().map(str::to_owned).collect();
-        request = request.with_verification(Verification {
-            ssh_public_keys: keys,
-        });
+        request = request.with_verification(Verification { public_keys: keys });
     }
     Ok(request)
 }

@@ -90,7 +90,7 @@ pub(crate) fn verification_keys(
             continue;
         }
         let one = sources::Verification {
-            ssh_public_keys: vec![value],
+            public_keys: vec![value],
         };
         one.validate().map_err(|e| match e {
             sources::Error::InvalidKey { reason, .. } => {
@@ -98,13 +98,13 @@ pub(crate) fn verification_keys(
             }
             other => format!("Secret {secret}: key {key:?}: {other}"),
         })?;
-        values.extend(one.ssh_public_keys);
+        values.extend(one.public_keys);
     }
     if values.is_empty() {
         return Err(format!("Secret {secret}: holds no public key"));
     }
     Ok(sources::Verification {
-        ssh_public_keys: values,
+        public_keys: values,
     })
 }
 

@@ -52,7 +52,7 @@ impl Fixture {
     /// Trusts the armored export of `keys` (one Secret-like entry per key).
     fn trusting(&self, keys: &[&str]) -> Verification {
         Verification {
-            ssh_public_keys: keys.iter().map(|k| self.gpg.export(k)).collect(),
+            public_keys: keys.iter().map(|k| self.gpg.export(k)).collect(),
         }
     }
 
@@ -394,7 +394,7 @@ fn ssh_signed_tag_is_verified_in_tag_mode() {
     let request = FetchRequest::new(f.up.file_url())
         .with_reference(Reference::Tag("v1.0.0".into()))
         .with_verification(Verification {
-            ssh_public_keys: vec![f.gpg.export(&f.trusted), public],
+            public_keys: vec![f.gpg.export(&f.trusted), public],
         })
         .with_verification_mode(VerificationMode::Tag);
     let artifact = fetch(&f.cache, &request).unwrap();
@@ -423,9 +423,8 @@ fn armored_key_split_into_lines_is_read_as_one_block() {
         .lines()
         .map(str::to_owned)
         .collect();
-    let request = FetchRequest::new(f.up.file_url()).with_verification(Verification {
-        ssh_public_keys: lines,
-    });
+    let request =
+        FetchRequest::new(f.up.file_url()).with_verification(Verification { public_keys: lines });
     let artifact = fetch(&f.cache, &request).unwrap();
     assert_eq!(artifact.verified[0].key, f.trusted);
 }
@@ -437,7 +436,7 @@ fn private_key_given_as_trusted_key_is_refused() {
     };
     let private = f.gpg.run(&["--export-secret-keys", "--armor", &f.trusted]);
     let err = Verification {
-        ssh_public_keys: vec![private],
+        public_keys: vec![private],
     }
     .validate()
     .unwrap_err();
