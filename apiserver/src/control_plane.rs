@@ -245,7 +245,16 @@ impl RunningControlPlane {
 
     /// Stops serving and closes the store. Open watches are cut.
     pub fn shutdown(mut self) {
+        let state = Arc::downgrade(&self.state);
         self.stop();
+        drop(self);
+        // The runtime's tasks drop their handles to the store on its background shutdown
+        // thread; wait (briefly) until they have, so the data dir can be opened again at
+        // once (redb refuses a second open while the first is alive).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while state.strong_count() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     fn stop(&mut self) {

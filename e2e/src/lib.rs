@@ -465,13 +465,16 @@ pub fn ready_reason(ks: &Kustomization) -> Option<(&str, &str)> {
 
 /// A kube client from a kubeconfig file, as any user's would be.
 pub async fn client_for(kubeconfig: &Path) -> Result<kube::Client> {
+    kube::Client::try_from(config_for(kubeconfig).await?).context("building the client")
+}
+
+/// The client configuration a kubeconfig file gives.
+pub async fn config_for(kubeconfig: &Path) -> Result<kube::Config> {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig)
         .with_context(|| format!("reading {}", kubeconfig.display()))?;
-    let config =
-        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await
-            .context("using the kubeconfig")?;
-    kube::Client::try_from(config).context("building the client")
+    kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+        .await
+        .context("using the kubeconfig")
 }
 
 /// Logs go to the test's captured output; `RUST_LOG` picks what.

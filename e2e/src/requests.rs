@@ -45,12 +45,7 @@ pub async fn counting_client(
     kubeconfig: &Path,
     counts: Arc<RequestCounts>,
 ) -> Result<kube::Client> {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
-        .with_context(|| format!("reading {}", kubeconfig.display()))?;
-    let config =
-        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await
-            .context("using the kubeconfig")?;
+    let config = crate::config_for(kubeconfig).await?;
     let layer = MapRequestLayer::new(move |request: Request<kube::client::Body>| {
         counts.record(&request);
         request

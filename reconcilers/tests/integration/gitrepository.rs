@@ -8,10 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crds::GitRepository;
 use crds::annotations::RECONCILE_REQUESTED_AT;
-use crds::conditions::{ConditionsExt, reasons, types};
+use crds::conditions::{Condition, ConditionsExt, reasons, types};
 use crds::gitrepository::VerificationMode;
+use crds::{GitRepository, GitRepositoryStatus};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
@@ -102,7 +102,7 @@ async fn becomes_ready_with_an_artifact_of_the_branch_head() {
 
     let repo = h.wait_ready("app", "True").await;
     let status = repo.status.expect("status");
-    let artifact = status.artifact.expect("artifact");
+    let artifact = status.artifact.clone().expect("artifact");
     assert_eq!(artifact.revision, format!("main@sha1:{commit}"));
     assert!(
         artifact.digest.starts_with("sha256:"),
@@ -116,10 +116,7 @@ async fn becomes_ready_with_an_artifact_of_the_branch_head() {
         !dir.join(".git").exists(),
         "the .git folder is not part of an artifact"
     );
-    let ready = status
-        .conditions
-        .find_condition(types::READY)
-        .expect("Ready");
+    let ready = condition(&status, types::READY);
     assert_eq!(ready.reason, reasons::RECONCILIATION_SUCCEEDED);
     assert!(ready.message.contains(&commit), "{}", ready.message);
     h.stop().await;
@@ -235,10 +232,7 @@ async fn a_missing_branch_is_ready_false_reference_not_found() {
 
     let repo = h.wait_ready("app", "False").await;
     let status = repo.status.expect("status");
-    let ready = status
-        .conditions
-        .find_condition(types::READY)
-        .expect("Ready");
+    let ready = condition(&status, types::READY);
     assert_eq!(ready.reason, reasons::REFERENCE_NOT_FOUND);
     assert!(
         ready.message.contains("does-not-exist"),
@@ -452,10 +446,7 @@ async fn an_unsigned_commit_fails_verification_and_produces_no_artifact() {
     create_verified(&h, &git.url(), &public).await;
     let repo = h.wait_ready("signed", "False").await;
     let status = repo.status.expect("status");
-    let ready = status
-        .conditions
-        .find_condition(types::READY)
-        .expect("Ready");
+    let ready = condition(&status, types::READY);
     assert_eq!(ready.reason, reasons::VERIFICATION_FAILED);
     assert!(status.artifact.is_none());
     h.stop().await;
@@ -473,10 +464,7 @@ async fn an_unsupported_spec_stalls() {
         ))
         .await;
     let status = h.wait_ready("app", "False").await.status.expect("status");
-    let stalled = status
-        .conditions
-        .find_condition(types::STALLED)
-        .expect("Stalled");
+    let stalled = condition(&status, types::STALLED);
     assert_eq!(stalled.status, "True");
     assert_eq!(stalled.reason, reasons::INVALID_SPEC);
     assert!(
@@ -502,10 +490,7 @@ async fn an_unreachable_server_is_retried_not_stalled() {
     )
     .await;
     let status = h.wait_ready("app", "False").await.status.expect("status");
-    let ready = status
-        .conditions
-        .find_condition(types::READY)
-        .expect("Ready");
+    let ready = condition(&status, types::READY);
     assert_eq!(ready.reason, reasons::GIT_OPERATION_FAILED);
     assert!(
         ready.message.contains(&port.to_string()),
@@ -560,6 +545,15 @@ struct Signing {
 }
 
 impl Signing {
+    /// The status once GitRepository `signed` is Ready=`ready`.
+    async fn status_when_ready(&self, ready: &str) -> GitRepositoryStatus {
+        self.h
+            .wait_ready("signed", ready)
+            .await
+            .status
+            .expect("status")
+    }
+
     /// `None` (after printing `SKIPPED: …`) without gpg. The repository has one unsigned
     /// commit on `main`.
     async fn start(test: &str) -> Option<Self> {
@@ -660,13 +654,10 @@ async fn an_openpgp_signed_commit_is_verified_and_its_key_recorded() {
     let repo = s.h.wait_ready("signed", "True").await;
     let status = repo.status.expect("status");
     assert_eq!(
-        status.artifact.expect("artifact").revision,
+        status.artifact.clone().expect("artifact").revision,
         format!("main@sha1:{commit}")
     );
-    let verified = status
-        .conditions
-        .find_condition(types::SOURCE_VERIFIED)
-        .expect("SourceVerified");
+    let verified = condition(&status, types::SOURCE_VERIFIED);
     assert_eq!(verified.status, "True");
     assert_eq!(
         verified.message,
@@ -690,15 +681,8 @@ async fn a_commit_signed_by_an_untrusted_openpgp_key_is_refused() {
     };
     let commit = s.signed_commit(&s.untrusted, "signed by someone else");
     s.create("branch: main", "HEAD").await;
-    let status =
-        s.h.wait_ready("signed", "False")
-            .await
-            .status
-            .expect("status");
-    let ready = status
-        .conditions
-        .find_condition(types::READY)
-        .expect("Ready");
+    let status = s.status_when_ready("False").await;
+    let ready = condition(&status, types::READY);
     assert_eq!(ready.reason, reasons::VERIFICATION_FAILED);
     assert!(
         ready.message.contains(&format!("commit {commit}")),
@@ -711,10 +695,7 @@ async fn a_commit_signed_by_an_untrusted_openpgp_key_is_refused() {
         "{}",
         ready.message
     );
-    let verified = status
-        .conditions
-        .find_condition(types::SOURCE_VERIFIED)
-        .expect("SourceVerified");
+    let verified = condition(&status, types::SOURCE_VERIFIED);
     assert_eq!(verified.status, "False");
     assert!(status.artifact.is_none());
     s.h.stop().await;
@@ -728,15 +709,8 @@ async fn a_signed_tag_is_verified_in_tag_mode() {
     // The commit itself is unsigned: Tag mode checks the tag object only.
     s.signed_tag(&s.trusted, "v1.0.0");
     s.create("tag: v1.0.0", "Tag").await;
-    let status =
-        s.h.wait_ready("signed", "True")
-            .await
-            .status
-            .expect("status");
-    let verified = status
-        .conditions
-        .find_condition(types::SOURCE_VERIFIED)
-        .expect("SourceVerified");
+    let status = s.status_when_ready("True").await;
+    let verified = condition(&status, types::SOURCE_VERIFIED);
     assert_eq!(
         verified.message,
         format!(
@@ -758,15 +732,8 @@ async fn tag_and_head_refuses_an_unsigned_commit_under_a_signed_tag() {
     s.signed_tag(&s.trusted, "v1.0.0");
     let commit = s.git.git(&["rev-parse", "HEAD"]).trim().to_owned();
     s.create("semver: \">=1.0.0\"", "TagAndHEAD").await;
-    let status =
-        s.h.wait_ready("signed", "False")
-            .await
-            .status
-            .expect("status");
-    let ready = status
-        .conditions
-        .find_condition(types::READY)
-        .expect("Ready");
+    let status = s.status_when_ready("False").await;
+    let ready = condition(&status, types::READY);
     assert_eq!(ready.reason, reasons::VERIFICATION_FAILED);
     assert!(
         ready.message.contains(&format!("commit {commit}")) && ready.message.contains("not signed"),
@@ -784,15 +751,8 @@ async fn tag_mode_with_a_branch_reference_stalls() {
         return;
     };
     s.create("branch: main", "Tag").await;
-    let status =
-        s.h.wait_ready("signed", "False")
-            .await
-            .status
-            .expect("status");
-    let stalled = status
-        .conditions
-        .find_condition(types::STALLED)
-        .expect("Stalled");
+    let status = s.status_when_ready("False").await;
+    let stalled = condition(&status, types::STALLED);
     assert_eq!(stalled.status, "True");
     assert_eq!(stalled.reason, reasons::INVALID_SPEC);
     assert!(
@@ -801,11 +761,16 @@ async fn tag_mode_with_a_branch_reference_stalls() {
         "{}",
         stalled.message
     );
-    let verified = status
-        .conditions
-        .find_condition(types::SOURCE_VERIFIED)
-        .expect("SourceVerified");
+    let verified = condition(&status, types::SOURCE_VERIFIED);
     assert_eq!(verified.status, "False");
     assert_eq!(verified.reason, reasons::INVALID_SPEC);
     s.h.stop().await;
+}
+
+/// Condition `type_` of `status`; the test fails when it is missing.
+fn condition<'a>(status: &'a GitRepositoryStatus, type_: &str) -> &'a Condition {
+    status
+        .conditions
+        .find_condition(type_)
+        .unwrap_or_else(|| panic!("no {type_} condition in {:?}", status.conditions))
 }

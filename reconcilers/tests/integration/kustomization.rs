@@ -137,6 +137,18 @@ impl Harness {
         .await
     }
 
+    /// Deletes Kustomization `name` and waits until it is gone (its finalizer done).
+    async fn delete_kustomization(&self, name: &str) {
+        let api = self.kustomizations();
+        api.delete(name, &Default::default()).await.expect("delete");
+        wait_for(
+            "the Kustomization gone",
+            Duration::from_secs(30),
+            || async { api.get_opt(name).await.ok()?.is_none().then_some(()) },
+        )
+        .await;
+    }
+
     async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -339,17 +351,7 @@ async fn deleting_a_pruning_kustomization_deletes_its_objects_first() {
     // Someone else's ConfigMap beside ours.
     h.cluster.apply(&config_map("theirs", "x")).await;
 
-    h.kustomizations()
-        .delete("app", &Default::default())
-        .await
-        .expect("delete");
-    let api = h.kustomizations();
-    wait_for(
-        "the Kustomization gone",
-        Duration::from_secs(30),
-        || async { api.get_opt("app").await.ok()?.is_none().then_some(()) },
-    )
-    .await;
+    h.delete_kustomization("app").await;
 
     let cms: Api<ConfigMap> = h.cluster.api("default");
     assert!(
@@ -380,17 +382,7 @@ async fn deleting_a_kustomization_without_prune_leaves_its_objects() {
         .await
         .expect("prune off");
 
-    h.kustomizations()
-        .delete("keep", &Default::default())
-        .await
-        .expect("delete");
-    let api = h.kustomizations();
-    wait_for(
-        "the Kustomization gone",
-        Duration::from_secs(30),
-        || async { api.get_opt("keep").await.ok()?.is_none().then_some(()) },
-    )
-    .await;
+    h.delete_kustomization("keep").await;
 
     let cms: Api<ConfigMap> = h.cluster.api("default");
     assert!(

@@ -56,6 +56,11 @@ impl Fixture {
         }
     }
 
+    /// The error of a fetch of `reference` in `mode` that must be refused.
+    fn refusal(&self, reference: Reference, mode: VerificationMode) -> Error {
+        fetch(&self.cache, &self.request(reference, mode)).unwrap_err()
+    }
+
     fn request(&self, reference: Reference, mode: VerificationMode) -> FetchRequest {
         FetchRequest::new(self.up.file_url())
             .with_reference(reference)
@@ -127,11 +132,7 @@ fn unsigned_commit_is_refused() {
     let Some(f) = fixture("unsigned_commit_is_refused", "ed25519") else {
         return;
     };
-    let err = fetch(
-        &f.cache,
-        &f.request(Reference::DefaultBranch, VerificationMode::Head),
-    )
-    .unwrap_err();
+    let err = f.refusal(Reference::DefaultBranch, VerificationMode::Head);
     assert!(matches!(err, Error::Verification { .. }), "{err}");
     assert!(err.to_string().contains("not signed"), "{err}");
 }
@@ -146,11 +147,7 @@ fn commit_signed_by_an_untrusted_openpgp_key_is_refused_naming_it() {
     };
     f.up.commit_signed_by(&[("a.yaml", "x\n")], "x", &f.signer(&f.untrusted));
     f.up.push();
-    let err = fetch(
-        &f.cache,
-        &f.request(Reference::DefaultBranch, VerificationMode::Head),
-    )
-    .unwrap_err();
+    let err = f.refusal(Reference::DefaultBranch, VerificationMode::Head);
     assert!(matches!(err, Error::Verification { .. }), "{err}");
     let message = err.to_string();
     assert!(message.contains("not among the trusted keys"), "{message}");
@@ -178,11 +175,7 @@ fn tampered_openpgp_signed_commit_is_refused() {
     ]);
     f.up.git(&["update-ref", "refs/heads/main", &forged_id]);
     f.up.push();
-    let err = fetch(
-        &f.cache,
-        &f.request(Reference::DefaultBranch, VerificationMode::Head),
-    )
-    .unwrap_err();
+    let err = f.refusal(Reference::DefaultBranch, VerificationMode::Head);
     assert!(matches!(err, Error::Verification { .. }), "{err}");
     assert!(err.to_string().contains("does not match"), "{err}");
 }
@@ -257,11 +250,7 @@ fn tampered_signed_tag_is_refused() {
     ]);
     f.up.git(&["update-ref", "refs/tags/v1.0.0", &forged_id]);
     f.up.push();
-    let err = fetch(
-        &f.cache,
-        &f.request(Reference::Tag("v1.0.0".into()), VerificationMode::Tag),
-    )
-    .unwrap_err();
+    let err = f.refusal(Reference::Tag("v1.0.0".into()), VerificationMode::Tag);
     assert!(matches!(err, Error::TagVerification { .. }), "{err}");
     assert!(err.to_string().contains("does not match the tag"), "{err}");
 }
@@ -273,11 +262,7 @@ fn lightweight_tag_is_refused_in_tag_mode() {
     };
     f.up.git(&["tag", "v1.0.0"]);
     f.up.push();
-    let err = fetch(
-        &f.cache,
-        &f.request(Reference::Tag("v1.0.0".into()), VerificationMode::Tag),
-    )
-    .unwrap_err();
+    let err = f.refusal(Reference::Tag("v1.0.0".into()), VerificationMode::Tag);
     assert!(matches!(err, Error::TagVerification { .. }), "{err}");
     assert!(err.to_string().contains("lightweight"), "{err}");
 }
@@ -289,14 +274,10 @@ fn unsigned_annotated_tag_is_refused_in_tag_mode() {
     };
     f.up.git(&["tag", "-a", "-m", "release", "v1.0.0"]);
     f.up.push();
-    let err = fetch(
-        &f.cache,
-        &f.request(
-            Reference::Name("refs/tags/v1.0.0".into()),
-            VerificationMode::Tag,
-        ),
-    )
-    .unwrap_err();
+    let err = f.refusal(
+        Reference::Name("refs/tags/v1.0.0".into()),
+        VerificationMode::Tag,
+    );
     assert!(matches!(err, Error::TagVerification { .. }), "{err}");
     assert!(err.to_string().contains("tag v1.0.0"), "{err}");
     assert!(err.to_string().contains("not signed"), "{err}");
@@ -317,25 +298,17 @@ fn tag_and_head_needs_both_signatures() {
     f.up.signed_tag("v2.0.1", &f.signer(&f.trusted));
     f.up.push();
 
-    let err = fetch(
-        &f.cache,
-        &f.request(
-            Reference::Tag("v1.0.0".into()),
-            VerificationMode::TagAndHead,
-        ),
-    )
-    .unwrap_err();
+    let err = f.refusal(
+        Reference::Tag("v1.0.0".into()),
+        VerificationMode::TagAndHead,
+    );
     assert!(matches!(err, Error::Verification { .. }), "{err}");
     assert!(err.to_string().contains("not signed"), "{err}");
 
-    let err = fetch(
-        &f.cache,
-        &f.request(
-            Reference::Tag("v2.0.0".into()),
-            VerificationMode::TagAndHead,
-        ),
-    )
-    .unwrap_err();
+    let err = f.refusal(
+        Reference::Tag("v2.0.0".into()),
+        VerificationMode::TagAndHead,
+    );
     assert!(matches!(err, Error::TagVerification { .. }), "{err}");
 
     let artifact = fetch(
@@ -361,11 +334,7 @@ fn tag_mode_with_a_branch_reference_is_an_invalid_request() {
     ) else {
         return;
     };
-    let err = fetch(
-        &f.cache,
-        &f.request(Reference::Branch("main".into()), VerificationMode::Tag),
-    )
-    .unwrap_err();
+    let err = f.refusal(Reference::Branch("main".into()), VerificationMode::Tag);
     assert!(
         matches!(
             err,
