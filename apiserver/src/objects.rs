@@ -70,6 +70,24 @@ pub fn set_finalizers(obj: &mut Value, finalizers: &[String]) {
     }
 }
 
+/// Removes empty lists and maps from `metadata` (finalizers, ownerReferences, labels,
+/// annotations, managedFields). Kubernetes never stores them: its `ObjectMeta` fields are
+/// `omitempty`, so `finalizers: []` reads back as absent, and clients rely on that (a
+/// JSON patch that tests `/metadata/finalizers` for null before adding the first one,
+/// as kube-runtime's finalizer helper sends, must not find an empty list).
+pub fn drop_empty_metadata(obj: &mut Value) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.retain(|field, value| {
+            !(matches!(
+                field.as_str(),
+                "finalizers" | "ownerReferences" | "labels" | "annotations" | "managedFields"
+            ) && (value.is_null()
+                || value.as_array().is_some_and(Vec::is_empty)
+                || value.as_object().is_some_and(Map::is_empty)))
+        });
+    }
+}
+
 /// Whether `metadata.deletionTimestamp` is set.
 pub fn is_deleting(obj: &Value) -> bool {
     obj.pointer("/metadata/deletionTimestamp")
@@ -279,6 +297,17 @@ mod tests {
         Registry::builtin()
             .lookup("apps", "v1", "deployments")
             .expect("served")
+    }
+
+    #[test]
+    fn empty_metadata_lists_and_maps_are_not_stored() {
+        let mut obj = json!({"metadata": {"name": "a", "finalizers": [], "labels": {},
+            "annotations": {"k": "v"}, "ownerReferences": null}});
+        drop_empty_metadata(&mut obj);
+        assert_eq!(
+            obj,
+            json!({"metadata": {"name": "a", "annotations": {"k": "v"}}})
+        );
     }
 
     #[test]

@@ -146,6 +146,7 @@ pub fn finish_create(
         m.remove("status");
     }
     objects::apply_builtin_defaults(info, &mut obj);
+    objects::drop_empty_metadata(&mut obj);
     if info.group.is_empty() && info.plural == "services" {
         crate::allocator::allocate_service(state, None, &mut obj, &target)?;
     }
@@ -217,6 +218,7 @@ pub fn finish_update(
         crate::workload_defaults::apply(info, &mut new);
     }
     let mut new = objects::prepare_update(info, old, new, status_only);
+    objects::drop_empty_metadata(&mut new);
     if info.group == "apiextensions.k8s.io"
         && info.plural == "customresourcedefinitions"
         && !status_only

@@ -337,3 +337,30 @@ async fn requests_without_credentials_are_401() {
     };
     assert_eq!(status.code, 401);
 }
+
+#[tokio::test]
+async fn kube_runtimes_finalizer_helper_adds_its_finalizer_to_an_object_created_with_none() {
+    let c = Cluster::start();
+    let api: Api<ConfigMap> = Api::namespaced(c.client().await, "default");
+    // An empty list, as a client that serialises `Some(vec![])` sends it: Kubernetes
+    // stores no `finalizers` then, and the helper's `test` for null relies on that.
+    let mut obj = cm("with-helper");
+    obj.metadata.finalizers = Some(Vec::new());
+    api.create(&PostParams::default(), &obj)
+        .await
+        .expect("create");
+    let stored = Arc::new(api.get("with-helper").await.expect("get"));
+    assert_eq!(stored.metadata.finalizers, None);
+    let action =
+        kube::runtime::finalizer::finalizer(&api, "example.com/cleanup", stored, |_event| async {
+            Ok::<_, std::io::Error>(Action::await_change())
+        })
+        .await
+        .expect("the helper adds its finalizer");
+    assert_eq!(action, Action::await_change());
+    let after = api.get("with-helper").await.expect("get");
+    assert_eq!(
+        after.metadata.finalizers,
+        Some(vec!["example.com/cleanup".to_owned()])
+    );
+}
