@@ -46,7 +46,9 @@ pub(crate) async fn run(client: kube::Client) {
     let (nodes, writer) = reflector::store();
     let node_watch = reflector::reflector(
         writer,
-        watcher(Api::<Node>::all(client.clone()), watcher::Config::default()),
+        // With a backoff: a watch that fails at once (a closed client) would otherwise be
+        // retried in a loop that never yields, and the runtime could not shut down.
+        watcher(Api::<Node>::all(client.clone()), watcher::Config::default()).default_backoff(),
     )
     .applied_objects()
     .for_each(|_| std::future::ready(()));

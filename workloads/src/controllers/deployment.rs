@@ -45,10 +45,12 @@ pub(crate) async fn run(client: kube::Client) {
     let (replicasets, writer) = reflector::store();
     let rs_events = reflector::reflector(
         writer,
+        // With a backoff, as the Controller's own watches have: see the scheduler.
         watcher(
             Api::<ReplicaSet>::all(client.clone()),
             watcher::Config::default().any_semantic(),
-        ),
+        )
+        .default_backoff(),
     )
     .touched_objects();
     let ctx = Arc::new(Ctx {
