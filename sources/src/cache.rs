@@ -179,7 +179,9 @@ impl Cache {
             .map(verify::trusted_keys)
             .transpose()?;
         if keys.is_some() {
-            verify::check_mode(request.verify_mode, &request.reference)
+            request
+                .verify_mode
+                .check_reference(&request.reference)
                 .map_err(|reason| invalid("verify.mode", reason))?;
         }
         let extra_roots = match &request.ca_certificates {

@@ -133,15 +133,33 @@ impl VerificationMode {
     pub fn verifies_head(self) -> bool {
         matches!(self, VerificationMode::Head | VerificationMode::TagAndHead)
     }
+
+    /// The mode as Flux spells it in `spec.verify.mode`.
+    pub fn name(self) -> &'static str {
+        match self {
+            VerificationMode::Head => "HEAD",
+            VerificationMode::Tag => "Tag",
+            VerificationMode::TagAndHead => "TagAndHEAD",
+        }
+    }
+
+    /// Checks, before anything is fetched, that `reference` suits this mode: the tag modes
+    /// need a reference that [names a tag](Reference::names_tag). The error says why.
+    pub fn check_reference(self, reference: &Reference) -> Result<(), String> {
+        if self.verifies_tag() && !reference.names_tag() {
+            return Err(format!(
+                "{} verifies an annotated tag, so the reference must name one (a tag, a semver \
+                 range or a refs/tags/ name); {reference} is not a tag",
+                self.name()
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Display for VerificationMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            VerificationMode::Head => "mode HEAD",
-            VerificationMode::Tag => "mode Tag",
-            VerificationMode::TagAndHead => "mode TagAndHEAD",
-        })
+        write!(f, "mode {}", self.name())
     }
 }
 
@@ -328,4 +346,30 @@ pub struct FetchStats {
     pub pack_bytes: u64,
     /// Files written into the artifact folder.
     pub files_exported: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_modes_need_a_tag_reference() {
+        let branch = Reference::Branch("main".into());
+        let tag_name = Reference::Name("refs/tags/v1.0.0".into());
+        let pull = Reference::Name("refs/pull/1/head".into());
+        assert!(VerificationMode::Head.check_reference(&branch).is_ok());
+        assert!(VerificationMode::Tag.check_reference(&tag_name).is_ok());
+        assert!(
+            VerificationMode::TagAndHead
+                .check_reference(&Reference::Semver("^1".into()))
+                .is_ok()
+        );
+        assert!(VerificationMode::Tag.check_reference(&branch).is_err());
+        assert!(VerificationMode::TagAndHead.check_reference(&pull).is_err());
+        assert!(
+            VerificationMode::Tag
+                .check_reference(&Reference::DefaultBranch)
+                .is_err()
+        );
+    }
 }

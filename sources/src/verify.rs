@@ -20,7 +20,7 @@ use ssh_key::{PublicKey, SshSig};
 
 use crate::error::{Error, Result};
 use crate::request::{
-    Reference, SignatureFormat, SignedObject, Verification, VerificationMode, VerifiedSignature,
+    SignatureFormat, SignedObject, Verification, VerificationMode, VerifiedSignature,
 };
 use crate::resolve::Resolved;
 
@@ -121,18 +121,6 @@ fn openpgp_keys(block: &str) -> Result<Vec<SignedPublicKey>, String> {
         return Err("the OpenPGP block holds no public key".to_owned());
     }
     Ok(keys)
-}
-
-/// Checks what `mode` asks for before anything is fetched: the tag modes need a reference
-/// that names a tag.
-pub(crate) fn check_mode(mode: VerificationMode, reference: &Reference) -> Result<(), String> {
-    if mode.verifies_tag() && !reference.names_tag() {
-        return Err(format!(
-            "{mode} needs a tag reference (a tag, a semver range or a refs/tags/ name), \
-             but the reference is {reference}"
-        ));
-    }
-    Ok(())
 }
 
 /// Verifies what `mode` asks for on `resolved`: the annotated tag first, then the commit.
@@ -378,24 +366,5 @@ mod tests {
     fn no_keys_at_all_is_refused() {
         let err = keys(&["# nothing here", "  "]).unwrap_err();
         assert!(err.to_string().contains("no public key"), "{err}");
-    }
-
-    #[test]
-    fn tag_modes_need_a_tag_reference() {
-        let branch = Reference::Branch("main".into());
-        let tag_name = Reference::Name("refs/tags/v1.0.0".into());
-        let pull = Reference::Name("refs/pull/1/head".into());
-        assert!(check_mode(VerificationMode::Head, &branch).is_ok());
-        assert!(check_mode(VerificationMode::Tag, &tag_name).is_ok());
-        assert!(
-            check_mode(
-                VerificationMode::TagAndHead,
-                &Reference::Semver("^1".into())
-            )
-            .is_ok()
-        );
-        assert!(check_mode(VerificationMode::Tag, &branch).is_err());
-        assert!(check_mode(VerificationMode::TagAndHead, &pull).is_err());
-        assert!(check_mode(VerificationMode::Tag, &Reference::DefaultBranch).is_err());
     }
 }

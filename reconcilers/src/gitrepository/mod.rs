@@ -691,7 +691,7 @@ async fn with_secrets(
     }
     if let Some(verify) = &spec.verify {
         let mode = verification_mode(verify.mode);
-        if let Err(reason) = check_mode(mode, &request.reference) {
+        if let Err(reason) = mode.check_reference(&request.reference) {
             // Flux stalls too: no fetch can make a branch carry a tag signature.
             return Err(Failure::new(
                 reasons::INVALID_SPEC,
@@ -742,24 +742,6 @@ fn verification_mode(mode: crds::gitrepository::VerificationMode) -> sources::Ve
         Spec::Tag => sources::VerificationMode::Tag,
         Spec::TagAndHEAD => sources::VerificationMode::TagAndHead,
     }
-}
-
-/// The tag modes need a reference naming a tag; said before fetching anything.
-fn check_mode(
-    mode: sources::VerificationMode,
-    reference: &sources::Reference,
-) -> Result<(), String> {
-    if mode.verifies_tag() && !reference.names_tag() {
-        let mode = match mode {
-            sources::VerificationMode::Tag => "Tag",
-            _ => "TagAndHEAD",
-        };
-        return Err(format!(
-            "{mode} verifies an annotated tag, so spec.ref must name one (tag, semver, or a \
-             refs/tags/ name); {reference} is not a tag"
-        ));
-    }
-    Ok(())
 }
 
 /// Maps a `sources` error to the condition reason and the retry policy.

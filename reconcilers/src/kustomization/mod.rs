@@ -272,11 +272,7 @@ async fn finalize(ks: &Kustomization, ctx: &Context) -> Result<Action> {
                 "deleting the objects of Kustomization {namespace}/{name}: {e}"
             ))
         })?;
-    let deleted: Vec<String> = outcomes
-        .iter()
-        .filter(|(_, outcome)| *outcome == prune::Outcome::Deleted)
-        .map(|(id, _)| format!("{} deleted", apply::display_id(id)))
-        .collect();
+    let deleted = prune::deleted_lines(&outcomes);
     info!(deleted = deleted.len(), "deleted with its objects");
     if !deleted.is_empty() {
         ctx.events
@@ -720,13 +716,7 @@ async fn attempt(
         let pruned = prune::prune(&cluster.client, &cluster.resources, &owner, &stale)
             .await
             .map_err(|e| Failure::retry(reasons::PRUNE_FAILED, e.to_string()))?;
-        for (id, outcome) in pruned {
-            if outcome == prune::Outcome::Deleted {
-                progress
-                    .changes
-                    .push(format!("{} deleted", apply::display_id(&id)));
-            }
-        }
+        progress.changes.extend(prune::deleted_lines(&pruned));
     }
     progress.inventory = Some(applied.inventory.clone());
     phases.mark("prune");

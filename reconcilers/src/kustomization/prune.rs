@@ -53,6 +53,16 @@ pub fn stale(previous: &ResourceInventory, current: &ResourceInventory) -> Vec<R
         .collect()
 }
 
+/// The Flux-style change line (`Kind/ns/name deleted`) of every deleted object in
+/// `outcomes`, for Events.
+pub fn deleted_lines(outcomes: &[(ObjectId, Outcome)]) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter(|(_, outcome)| *outcome == Outcome::Deleted)
+        .map(|(id, _)| format!("{} deleted", display_id(id)))
+        .collect()
+}
+
 /// Deletes the objects of `stale` that are still owned by `owner`. Returns what happened to
 /// each, in order.
 pub async fn prune(
