@@ -70,6 +70,8 @@ pub struct RunningControlPlane {
     kubeconfig: PathBuf,
     pki: Pki,
     state: Arc<State>,
+    // Taken by `shutdown`, which waits on it.
+    closed: Option<crate::store::redb::Closed>,
 }
 
 impl std::fmt::Debug for RunningControlPlane {
@@ -94,7 +96,8 @@ impl ControlPlane {
             source,
         })?;
         let pki = Pki::load_or_create(dir)?;
-        let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir)?);
+        let (store, closed) = RedbStore::open(dir)?;
+        let store: Arc<dyn Store> = Arc::new(store);
         let revision = store.revision()?;
         let mut registry = Registry::builtin();
         for (key, crd) in store
@@ -187,6 +190,7 @@ impl ControlPlane {
             kubeconfig,
             pki,
             state,
+            closed: Some(closed),
         })
     }
 }
@@ -245,15 +249,16 @@ impl RunningControlPlane {
 
     /// Stops serving and closes the store. Open watches are cut.
     pub fn shutdown(mut self) {
-        let state = Arc::downgrade(&self.state);
         self.stop();
+        let closed = self.closed.take();
         drop(self);
         // The runtime's tasks drop their handles to the store on its background shutdown
-        // thread; wait (briefly) until they have, so the data dir can be opened again at
-        // once (redb refuses a second open while the first is alive).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while state.strong_count() > 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(5));
+        // thread; wait (briefly) until the file is closed, so the data dir can be opened
+        // again at once (redb refuses a second open while the first is alive).
+        if let Some(closed) = closed
+            && !closed.wait(std::time::Duration::from_secs(10))
+        {
+            tracing::warn!("the store was still open 10 s after shutdown");
         }
     }
 

@@ -20,6 +20,26 @@ const REVISION: &str = "revision";
 pub struct RedbStore {
     db: Database,
     path: PathBuf,
+    // Declared after `db`, so it drops only once the database is closed; see
+    // [`RedbStore::closed`].
+    _closed: std::sync::mpsc::SyncSender<()>,
+}
+
+/// Tells when a [`RedbStore`] has closed its file: `Arc` lets a waiter see the
+/// last strong reference go before the value's drop (and redb's close) has
+/// finished on another thread, which is too early to open the file again.
+#[derive(Debug)]
+pub struct Closed(std::sync::mpsc::Receiver<()>);
+
+impl Closed {
+    /// Waits until the store is closed or `limit` passes; true when closed.
+    pub fn wait(&self, limit: std::time::Duration) -> bool {
+        // Nothing is ever sent: the channel only disconnects, when the sender drops.
+        matches!(
+            self.0.recv_timeout(limit),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+        )
+    }
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -47,10 +67,15 @@ fn decode(s: &str) -> Key {
 
 impl RedbStore {
     /// Opens (or creates) `store.redb` under `dir`.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    pub fn open(dir: &Path) -> Result<(Self, Closed), StoreError> {
         let path = dir.join("store.redb");
         let db = Database::create(&path).map_err(|e| db_err(&path, e))?;
-        let store = Self { db, path };
+        let (closed, signal) = std::sync::mpsc::sync_channel(0);
+        let store = Self {
+            db,
+            path,
+            _closed: closed,
+        };
         // Create both tables so reads never meet a missing table.
         let txn = store.db.begin_write().map_err(|e| store.err(e))?;
         {
@@ -58,7 +83,7 @@ impl RedbStore {
             txn.open_table(META).map_err(|e| store.err(e))?;
         }
         txn.commit().map_err(|e| store.err(e))?;
-        Ok(store)
+        Ok((store, Closed(signal)))
     }
 
     fn err(&self, e: impl Into<redb::Error>) -> StoreError {
@@ -211,7 +236,7 @@ mod tests {
     #[test]
     fn each_commit_gets_the_next_revision_stamped_into_the_objects() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = RedbStore::open(dir.path()).expect("open");
+        let store = RedbStore::open(dir.path()).expect("open").0;
         let key = Key::new("/configmaps", "default", "a");
         let mut writes = [Write::Put(key.clone(), cm("a"))];
         assert_eq!(store.commit(&mut writes).expect("commit"), 1);
@@ -225,14 +250,14 @@ mod tests {
     fn revision_and_objects_survive_reopening() {
         let dir = tempfile::tempdir().expect("tempdir");
         {
-            let store = RedbStore::open(dir.path()).expect("open");
+            let store = RedbStore::open(dir.path()).expect("open").0;
             for n in ["a", "b", "c"] {
                 store
                     .commit(&mut [Write::Put(Key::new("/configmaps", "default", n), cm(n))])
                     .expect("commit");
             }
         }
-        let store = RedbStore::open(dir.path()).expect("reopen");
+        let store = RedbStore::open(dir.path()).expect("reopen").0;
         assert_eq!(store.revision().expect("rev"), 3);
         assert!(
             store
@@ -245,7 +270,7 @@ mod tests {
     #[test]
     fn listing_pages_by_key_within_one_namespace() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = RedbStore::open(dir.path()).expect("open");
+        let store = RedbStore::open(dir.path()).expect("open").0;
         for (ns, n) in [
             ("default", "a"),
             ("default", "b"),
@@ -274,7 +299,7 @@ mod tests {
     #[test]
     fn deleting_removes_the_object_and_still_advances_the_revision() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = RedbStore::open(dir.path()).expect("open");
+        let store = RedbStore::open(dir.path()).expect("open").0;
         let key = Key::new("/configmaps", "default", "a");
         store
             .commit(&mut [Write::Put(key.clone(), cm("a"))])
