@@ -194,7 +194,7 @@ fn load_entry(loader: &Loader, entry: &str, stack: &mut Stack) -> Result<Vec<Res
 
 /// How many threads may render entries at once: the machine's cores, or
 /// `FLOTILLA_RENDER_THREADS` (1 renders sequentially).
-fn worker_limit() -> usize {
+pub(crate) fn worker_limit() -> usize {
     static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *LIMIT.get_or_init(|| {
         std::env::var("FLOTILLA_RENDER_THREADS")

@@ -340,6 +340,11 @@ struct Info {
 /// Rewrites every name reference in `resources` to the referred object's
 /// current name.
 pub fn apply(resources: &mut [Resource]) -> Result<()> {
+    apply_with_threads(resources, crate::target::worker_limit())
+}
+
+/// [`apply`] on at most `threads` threads.
+fn apply_with_threads(resources: &mut [Resource], threads: usize) -> Result<()> {
     let infos: Vec<Info> = resources
         .iter()
         .map(|r| {
@@ -375,39 +380,77 @@ pub fn apply(resources: &mut [Resource]) -> Result<()> {
             index.entry(key(kind, name)).or_default().push(i);
         }
     }
+    let threads = threads.min(resources.len() / PARALLEL_MIN);
+    if threads < 2 {
+        return rewrite_run(resources, 0, &infos, &index);
+    }
+    // Every object's references are rewritten from the shared infos and
+    // index alone, so runs of objects are independent; on large renders they
+    // are split across the render threads. Each run stops at its first
+    // error and the earliest run's error wins, as a sequential pass would.
+    let per_thread = resources.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let (infos, index) = (&infos, &index);
+        let handles: Vec<_> = resources
+            .chunks_mut(per_thread)
+            .enumerate()
+            .map(|(n, run)| scope.spawn(move || rewrite_run(run, n * per_thread, infos, index)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(result) => result,
+                // Rewriting only panics on a bug; surface it where it happened.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect::<Result<()>>()
+    })
+}
+
+/// Below this many objects one thread rewrites references.
+const PARALLEL_MIN: usize = 512;
+
+/// Rewrites the references held by `run`, whose first object is
+/// `resources[first]` (`infos` is indexed by position in the whole list).
+fn rewrite_run(
+    run: &mut [Resource],
+    first: usize,
+    infos: &[Info],
+    index: &HashMap<String, Vec<usize>>,
+) -> Result<()> {
     let by_kind = checks_by_kind();
-    for (i, res) in resources.iter_mut().enumerate() {
-        let Some(checks) = by_kind.get(infos[i].kind.as_str()) else {
+    for (offset, res) in run.iter_mut().enumerate() {
+        let referrer = &infos[first + offset];
+        let Some(checks) = by_kind.get(referrer.kind.as_str()) else {
             continue;
         };
         for check in checks {
             let (referral, spec) = (check.referral, &check.spec);
-            {
-                let referrer = &infos[i];
-                if !spec.matches_gvk(&referrer.group, &referrer.version, &referrer.kind) {
-                    continue;
-                }
-                let mut failure: Option<String> = None;
-                visit(
-                    &mut res.object,
-                    &check.segments,
-                    false,
-                    &mut |v: &mut Value| {
-                        if failure.is_none()
-                            && let Err(e) = rewrite(v, referral, referrer, &infos, &index)
-                        {
-                            failure = Some(e);
-                        }
-                    },
-                );
-                if let Some(message) = failure {
-                    return Err(Error::NameReference {
-                        path: res.origin.clone(),
-                        referrer: res.id().describe(),
-                        field: spec.path.replace("\\/", "/"),
-                        message,
-                    });
-                }
+            if !spec.matches_gvk(&referrer.group, &referrer.version, &referrer.kind) {
+                continue;
+            }
+            let mut failure: Option<String> = None;
+            visit(
+                &mut res.object,
+                &check.segments,
+                false,
+                &mut |v: &mut Value| {
+                    if failure.is_none()
+                        && let Err(e) = rewrite(v, referral, referrer, infos, index)
+                    {
+                        failure = Some(e);
+                    }
+                },
+            );
+            if let Some(message) = failure {
+                return Err(Error::NameReference {
+                    path: res.origin.clone(),
+                    referrer: res.id().describe(),
+                    field: spec.path.replace("\\/", "/"),
+                    message,
+                });
             }
         }
     }
@@ -514,5 +557,71 @@ fn resolve(
                 )),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// `apps` ConfigMaps renamed `x-` + name and as many Deployments that
+    /// refer to them by their old names: more objects than one thread takes.
+    fn renamed_apps(apps: usize) -> Vec<Resource> {
+        let mut out = Vec::new();
+        for i in 0..apps {
+            let mut cm = Resource::new(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("cm{i}")}}),
+                "cm.yaml",
+            );
+            cm.set_name(&format!("x-cm{i}"));
+            out.push(cm);
+            out.push(Resource::new(
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": format!("app{i}")},
+                       "spec": {"template": {"spec": {"volumes": [{"name": "c", "configMap": {"name": format!("cm{i}")}}]}}}}),
+                "app.yaml",
+            ));
+        }
+        out
+    }
+
+    fn volume_name(r: &Resource) -> &str {
+        r.object["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"]
+            .as_str()
+            .unwrap_or("")
+    }
+
+    #[test]
+    fn threads_rewrite_the_same_references_as_one_pass() {
+        let mut sequential = renamed_apps(PARALLEL_MIN * 2);
+        let mut parallel = sequential.clone();
+        apply_with_threads(&mut sequential, 1).expect("one thread");
+        apply_with_threads(&mut parallel, 3).expect("three threads");
+        let last = &parallel[parallel.len() - 1];
+        assert_eq!(volume_name(last), format!("x-cm{}", PARALLEL_MIN * 2 - 1));
+        let objects = |rs: &[Resource]| rs.iter().map(|r| r.object.clone()).collect::<Vec<_>>();
+        assert_eq!(objects(&sequential), objects(&parallel));
+    }
+
+    #[test]
+    fn threads_report_the_error_a_single_pass_meets_first() {
+        let mut resources = renamed_apps(PARALLEL_MIN * 2);
+        // Two ConfigMaps that were both `cm7` (and later `cm1000`): the
+        // Deployments referring to those names are ambiguous, one early in
+        // the list and one in the last thread's run.
+        for (at, old) in [(0, "cm7"), (PARALLEL_MIN * 4 - 2, "cm1000")] {
+            let mut twin = Resource::new(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": old}}),
+                "twin.yaml",
+            );
+            twin.set_name(&format!("twin-{old}"));
+            resources.insert(at, twin);
+        }
+        let mut sequential = resources.clone();
+        let one = apply_with_threads(&mut sequential, 1).expect_err("ambiguous");
+        let three = apply_with_threads(&mut resources, 3).expect_err("ambiguous");
+        assert_eq!(one.to_string(), three.to_string());
+        assert!(one.to_string().contains("\"cm7\""), "{one}");
     }
 }

@@ -71,14 +71,15 @@ fn id_string(r: &Resource) -> String {
 
 /// Sorts `resources` into the legacy order (stable).
 pub fn sort(resources: &mut Vec<Resource>) {
-    let mut keyed: Vec<(i64, String, String, Resource)> = resources
-        .drain(..)
-        .map(|r| (rank(r.kind()), gvk_string(&r), id_string(&r), r))
+    // The keys are sorted with each object's position as the last key
+    // (stable, and the cheaper unstable sort suffices); then the objects move
+    // once, instead of at every step of the sort.
+    let mut keys: Vec<(i64, String, String, usize)> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (rank(r.kind()), gvk_string(r), id_string(r), i))
         .collect();
-    keyed.sort_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| a.1.cmp(&b.1))
-            .then_with(|| a.2.cmp(&b.2))
-    });
-    resources.extend(keyed.into_iter().map(|k| k.3));
+    keys.sort_unstable();
+    let mut slots: Vec<Option<Resource>> = resources.drain(..).map(Some).collect();
+    resources.extend(keys.iter().filter_map(|k| slots[k.3].take()));
 }
