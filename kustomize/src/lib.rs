@@ -21,6 +21,7 @@ pub mod patch;
 pub mod replacements;
 pub mod resource;
 pub mod target;
+mod threads;
 pub mod transform;
 pub mod yaml;
 
@@ -44,7 +45,7 @@ pub fn render(dir: &Path) -> Result<Vec<Resource>> {
 /// Renders the kustomization at `dir` to multi-document YAML.
 pub fn build(dir: &Path) -> Result<String> {
     let resources = render(dir)?;
-    Ok(emit(resources, target::worker_limit()))
+    Ok(emit(resources, threads::limit()))
 }
 
 /// Below this many objects one thread prints the stream: a thread costs
@@ -69,28 +70,10 @@ fn emit(resources: Vec<Resource>, threads: usize) -> String {
         rest = tail;
     }
     runs.push(rest);
-    let printed: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = runs
-            .into_iter()
-            .map(|run| scope.spawn(move || yaml::emit_documents(run.into_iter().map(|r| r.object))))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(text) => text,
-                // Printing only panics on a bug; surface it where it happened.
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
-    let mut out = String::with_capacity(printed.iter().map(|t| t.len() + 4).sum());
-    for (i, text) in printed.iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
-        }
-        out.push_str(text);
-    }
-    out
+    threads::in_order(runs, |run: Vec<Resource>| {
+        yaml::emit_documents(run.into_iter().map(|r| r.object))
+    })
+    .join("---\n")
 }
 
 /// Generated ConfigMaps/Secrets get their content hash appended last, after

@@ -192,18 +192,6 @@ fn load_entry(loader: &Loader, entry: &str, stack: &mut Stack) -> Result<Vec<Res
     }
 }
 
-/// How many threads may render entries at once: the machine's cores, or
-/// `FLOTILLA_RENDER_THREADS` (1 renders sequentially).
-pub(crate) fn worker_limit() -> usize {
-    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *LIMIT.get_or_init(|| {
-        std::env::var("FLOTILLA_RENDER_THREADS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-    })
-}
-
 /// Worker threads currently rendering entries, across all levels.
 static BUSY_WORKERS: AtomicUsize = AtomicUsize::new(0);
 
@@ -213,7 +201,7 @@ static BUSY_WORKERS: AtomicUsize = AtomicUsize::new(0);
 /// well. Results come back in entry order, so output and the first error
 /// reported do not depend on scheduling.
 fn load_entries(loader: &Loader, entries: &[&String], stack: &Stack) -> Vec<Result<Vec<Resource>>> {
-    let cores = worker_limit();
+    let cores = crate::threads::limit();
     let spare = cores.saturating_sub(BUSY_WORKERS.load(Ordering::Relaxed));
     let threads = spare.min(entries.len() / 4);
     if threads < 2 {
@@ -225,27 +213,15 @@ fn load_entries(loader: &Loader, entries: &[&String], stack: &Stack) -> Vec<Resu
     }
     let chunk = entries.len().div_ceil(threads);
     BUSY_WORKERS.fetch_add(threads, Ordering::Relaxed);
-    let results = std::thread::scope(|scope| {
-        let handles: Vec<_> = entries
-            .chunks(chunk)
-            .map(|part| {
-                let mut stack = stack.clone();
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|entry| load_entry(loader, entry, &mut stack))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(results) => results,
-                // A worker only panics on a bug; surface it where it happened.
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
+    let results = crate::threads::in_order(entries.chunks(chunk), |part| {
+        let mut stack = stack.clone();
+        part.iter()
+            .map(|entry| load_entry(loader, entry, &mut stack))
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     BUSY_WORKERS.fetch_sub(threads, Ordering::Relaxed);
     results
 }

@@ -340,7 +340,7 @@ struct Info {
 /// Rewrites every name reference in `resources` to the referred object's
 /// current name.
 pub fn apply(resources: &mut [Resource]) -> Result<()> {
-    apply_with_threads(resources, crate::target::worker_limit())
+    apply_with_threads(resources, crate::threads::limit())
 }
 
 /// [`apply`] on at most `threads` threads.
@@ -389,24 +389,12 @@ fn apply_with_threads(resources: &mut [Resource], threads: usize) -> Result<()> 
     // are split across the render threads. Each run stops at its first
     // error and the earliest run's error wins, as a sequential pass would.
     let per_thread = resources.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let (infos, index) = (&infos, &index);
-        let handles: Vec<_> = resources
-            .chunks_mut(per_thread)
-            .enumerate()
-            .map(|(n, run)| scope.spawn(move || rewrite_run(run, n * per_thread, infos, index)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(result) => result,
-                // Rewriting only panics on a bug; surface it where it happened.
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .collect::<Result<()>>()
+    let runs = resources.chunks_mut(per_thread).enumerate();
+    crate::threads::in_order(runs, |(n, run)| {
+        rewrite_run(run, n * per_thread, &infos, &index)
     })
+    .into_iter()
+    .collect()
 }
 
 /// Below this many objects one thread rewrites references.
