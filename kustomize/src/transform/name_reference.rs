@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::scope::is_cluster_scoped;
 use crate::error::{Error, Result};
 use crate::fieldspec::{FieldSpec, split_path, visit};
-use crate::resource::Resource;
+use crate::resource::{ResId, Resource};
 
 /// One row of the table: objects of `kind` (in `group`) are referred to by
 /// the fields `referrers`.
@@ -331,11 +331,23 @@ struct Info {
     kind: String,
     name: String,
     namespace: String,
-    /// Current and earlier namespaces.
-    namespaces: Vec<String>,
+    // The resource's own rename history, moved here (not cloned) for the
+    // rewrite and moved back after it.
+    previous: Vec<ResId>,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
 }
+
+impl Info {
+    /// Current and earlier namespaces.
+    fn namespaces(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.namespace.as_str())
+            .chain(self.previous.iter().map(|p| p.namespace.as_str()))
+    }
+}
+
+/// (kind, any name the object ever had) -> objects.
+type Index<'a> = HashMap<(&'a str, &'a str), Vec<usize>>;
 
 /// Rewrites every name reference in `resources` to the referred object's
 /// current name.
@@ -346,7 +358,7 @@ pub fn apply(resources: &mut [Resource]) -> Result<()> {
 /// [`apply`] on at most `threads` threads.
 fn apply_with_threads(resources: &mut [Resource], threads: usize) -> Result<()> {
     let infos: Vec<Info> = resources
-        .iter()
+        .iter_mut()
         .map(|r| {
             let [group, version, kind, name, namespace] = r.id_parts();
             Info {
@@ -355,21 +367,30 @@ fn apply_with_threads(resources: &mut [Resource], threads: usize) -> Result<()> 
                 kind: kind.to_string(),
                 name: name.to_string(),
                 namespace: namespace.to_string(),
-                namespaces: std::iter::once(namespace.to_string())
-                    .chain(r.previous.iter().map(|p| p.namespace.clone()))
-                    .collect(),
-                prefixes: r.prefixes.clone(),
-                suffixes: r.suffixes.clone(),
+                previous: std::mem::take(&mut r.previous),
+                prefixes: std::mem::take(&mut r.prefixes),
+                suffixes: std::mem::take(&mut r.suffixes),
             }
         })
         .collect();
-    // (kind, any name the object ever had) -> objects.
-    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, r) in resources.iter().enumerate() {
-        let kind = infos[i].kind.as_str();
-        let mut names: Vec<&str> = vec![infos[i].name.as_str()];
+    let result = rewrite_all(resources, &infos, threads);
+    for (r, info) in resources.iter_mut().zip(infos) {
+        r.previous = info.previous;
+        r.prefixes = info.prefixes;
+        r.suffixes = info.suffixes;
+    }
+    result
+}
+
+/// Rewrites the references in `resources`, whose ids and histories are in
+/// `infos`, on at most `threads` threads.
+fn rewrite_all(resources: &mut [Resource], infos: &[Info], threads: usize) -> Result<()> {
+    let mut index: Index = HashMap::new();
+    for (i, info) in infos.iter().enumerate() {
+        let kind = info.kind.as_str();
+        let mut names: Vec<&str> = vec![info.name.as_str()];
         names.extend(
-            r.previous
+            info.previous
                 .iter()
                 .filter(|p| p.kind == kind)
                 .map(|p| p.name.as_str()),
@@ -377,12 +398,12 @@ fn apply_with_threads(resources: &mut [Resource], threads: usize) -> Result<()> 
         names.sort_unstable();
         names.dedup();
         for name in names {
-            index.entry(key(kind, name)).or_default().push(i);
+            index.entry((kind, name)).or_default().push(i);
         }
     }
     let threads = threads.min(resources.len() / PARALLEL_MIN);
     if threads < 2 {
-        return rewrite_run(resources, 0, &infos, &index);
+        return rewrite_run(resources, 0, infos, &index);
     }
     // Every object's references are rewritten from the shared infos and
     // index alone, so runs of objects are independent; on large renders they
@@ -391,7 +412,7 @@ fn apply_with_threads(resources: &mut [Resource], threads: usize) -> Result<()> 
     let per_thread = resources.len().div_ceil(threads);
     let runs = resources.chunks_mut(per_thread).enumerate();
     crate::threads::in_order(runs, |(n, run)| {
-        rewrite_run(run, n * per_thread, &infos, &index)
+        rewrite_run(run, n * per_thread, infos, &index)
     })
     .into_iter()
     .collect()
@@ -402,12 +423,7 @@ const PARALLEL_MIN: usize = 512;
 
 /// Rewrites the references held by `run`, whose first object is
 /// `resources[first]` (`infos` is indexed by position in the whole list).
-fn rewrite_run(
-    run: &mut [Resource],
-    first: usize,
-    infos: &[Info],
-    index: &HashMap<String, Vec<usize>>,
-) -> Result<()> {
+fn rewrite_run(run: &mut [Resource], first: usize, infos: &[Info], index: &Index) -> Result<()> {
     let by_kind = checks_by_kind();
     for (offset, res) in run.iter_mut().enumerate() {
         let referrer = &infos[first + offset];
@@ -445,17 +461,12 @@ fn rewrite_run(
     Ok(())
 }
 
-/// Index key: kind and name (a `/` cannot occur in a kind).
-fn key(kind: &str, name: &str) -> String {
-    format!("{kind}/{name}")
-}
-
 fn rewrite(
     v: &mut Value,
     referral: &Referral,
     referrer: &Info,
     infos: &[Info],
-    index: &HashMap<String, Vec<usize>>,
+    index: &Index,
 ) -> Result<(), String> {
     match v {
         Value::String(name) => {
@@ -498,9 +509,9 @@ fn resolve(
     referral: &Referral,
     referrer: &Info,
     infos: &[Info],
-    index: &HashMap<String, Vec<usize>>,
+    index: &Index,
 ) -> Result<Option<usize>, String> {
-    let Some(all) = index.get(&key(referral.kind, name)) else {
+    let Some(all) = index.get(&(referral.kind, name)) else {
         return Ok(None);
     };
     let same_ns = |a: &str, b: &str| {
@@ -515,7 +526,7 @@ fn resolve(
                 return true;
             }
             match namespace {
-                Some(ns) => infos[c].namespaces.iter().any(|had| same_ns(had, ns)),
+                Some(ns) => infos[c].namespaces().any(|had| same_ns(had, ns)),
                 None if is_cluster_scoped(&referrer.kind) => true,
                 None => same_ns(&infos[c].namespace, &referrer.namespace),
             }
@@ -590,6 +601,16 @@ mod tests {
         assert_eq!(volume_name(last), format!("x-cm{}", PARALLEL_MIN * 2 - 1));
         let objects = |rs: &[Resource]| rs.iter().map(|r| r.object.clone()).collect::<Vec<_>>();
         assert_eq!(objects(&sequential), objects(&parallel));
+    }
+
+    #[test]
+    fn rename_history_is_kept_after_rewriting() {
+        let mut resources = renamed_apps(2);
+        let before: Vec<Vec<ResId>> = resources.iter().map(|r| r.previous.clone()).collect();
+        apply_with_threads(&mut resources, 1).expect("rewrites");
+        let after: Vec<Vec<ResId>> = resources.iter().map(|r| r.previous.clone()).collect();
+        assert_eq!(before, after);
+        assert_eq!(after[0][0].name, "cm0");
     }
 
     #[test]
