@@ -45,7 +45,7 @@ pub fn render(dir: &Path) -> Result<Vec<Resource>> {
 /// Renders the kustomization at `dir` to multi-document YAML.
 pub fn build(dir: &Path) -> Result<String> {
     let resources = render(dir)?;
-    Ok(emit(resources, threads::limit()))
+    Ok(emit(resources, threads::spare()))
 }
 
 /// Below this many objects one thread prints the stream: a thread costs
@@ -101,6 +101,52 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    /// A base of `apps` ConfigMap + Deployment pairs under an overlay that
+    /// uses every per-object transformer.
+    fn large_tree(apps: usize) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let base = dir.path().join("base");
+        std::fs::create_dir(&base).expect("base dir");
+        let mut manifests = String::new();
+        for i in 0..apps {
+            manifests.push_str(&format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm{i}\ndata:\n  k: v\n---\n\
+                 apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app{i}\nspec:\n  replicas: 1\n  \
+                 template:\n    spec:\n      containers:\n      - name: c\n        image: nginx:1.0\n        \
+                 envFrom:\n        - configMapRef:\n            name: cm{i}\n---\n"
+            ));
+        }
+        std::fs::write(base.join("all.yaml"), manifests).expect("manifests");
+        std::fs::write(base.join("kustomization.yaml"), "resources:\n- all.yaml\n").expect("base");
+        std::fs::write(
+            dir.path().join("kustomization.yaml"),
+            "resources:\n- base\nnamespace: prod\nnamePrefix: p-\nnameSuffix: -s\n\
+             labels:\n- pairs:\n    team: a\n  includeSelectors: true\n\
+             commonAnnotations:\n  note: x\nimages:\n- name: nginx\n  newTag: \"2.0\"\n\
+             replicas:\n- name: app7\n  count: 3\n",
+        )
+        .expect("overlay");
+        dir
+    }
+
+    #[test]
+    fn threads_render_a_large_tree_like_one_thread() {
+        let tree = large_tree(PARALLEL_EMIT_MIN * 2);
+        let one = threads::tests::with_limit(1, || build(tree.path())).expect("one thread");
+        let four = threads::tests::with_limit(4, || build(tree.path())).expect("four threads");
+        assert_eq!(one, four);
+        assert_eq!(
+            four.matches("namespace: prod").count(),
+            PARALLEL_EMIT_MIN * 4
+        );
+        assert!(
+            four.contains("name: p-cm1023-s"),
+            "prefix, suffix and reference"
+        );
+        assert!(four.contains("image: nginx:2.0"));
+        assert!(four.contains("replicas: 3"));
     }
 
     #[test]

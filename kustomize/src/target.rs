@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 use tracing::debug_span;
@@ -17,7 +16,7 @@ use crate::kustomization::{FILE_NAMES, Kustomization};
 use crate::loader::Loader;
 use crate::resource::Resource;
 use crate::transform::{annotations, images, labels, namespace, prefix_suffix, replicas};
-use crate::{generators, patch, replacements, yaml};
+use crate::{generators, patch, replacements, threads, yaml};
 
 /// What kind of directory a kustomization is expected to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,28 +191,22 @@ fn load_entry(loader: &Loader, entry: &str, stack: &mut Stack) -> Result<Vec<Res
     }
 }
 
-/// Worker threads currently rendering entries, across all levels.
-static BUSY_WORKERS: AtomicUsize = AtomicUsize::new(0);
-
 /// Loads `entries` in order. Entries are independent until their objects
 /// are merged, so with many of them (an app-of-apps base) they are split
 /// across the machine's cores; parsing dominates rendering and parallelises
 /// well. Results come back in entry order, so output and the first error
 /// reported do not depend on scheduling.
 fn load_entries(loader: &Loader, entries: &[&String], stack: &Stack) -> Vec<Result<Vec<Resource>>> {
-    let cores = crate::threads::limit();
-    let spare = cores.saturating_sub(BUSY_WORKERS.load(Ordering::Relaxed));
-    let threads = spare.min(entries.len() / 4);
-    if threads < 2 {
+    let workers = threads::spare().min(entries.len() / 4);
+    if workers < 2 {
         let mut stack = stack.clone();
         return entries
             .iter()
             .map(|entry| load_entry(loader, entry, &mut stack))
             .collect();
     }
-    let chunk = entries.len().div_ceil(threads);
-    BUSY_WORKERS.fetch_add(threads, Ordering::Relaxed);
-    let results = crate::threads::in_order(entries.chunks(chunk), |part| {
+    let chunk = entries.len().div_ceil(workers);
+    threads::in_order(entries.chunks(chunk), |part| {
         let mut stack = stack.clone();
         part.iter()
             .map(|entry| load_entry(loader, entry, &mut stack))
@@ -221,9 +214,7 @@ fn load_entries(loader: &Loader, entries: &[&String], stack: &Stack) -> Vec<Resu
     })
     .into_iter()
     .flatten()
-    .collect();
-    BUSY_WORKERS.fetch_sub(threads, Ordering::Relaxed);
-    results
+    .collect()
 }
 
 fn check_kind(k: &Kustomization, expect: Expect, file: &Path) -> Result<()> {
@@ -354,6 +345,10 @@ fn run_generators(
     })
 }
 
+/// Below this many objects per thread, per-object transformers run on the
+/// calling thread.
+const PARALLEL_TRANSFORM_MIN: usize = 512;
+
 /// The built-in transformers, in kustomize v5.5.0's order.
 fn run_transformers(
     k: &Kustomization,
@@ -372,24 +367,30 @@ fn run_transformers(
     if !k.patches.is_empty() {
         patch::apply_patches(out, &k.patches, loader).map_err(patch_err)?;
     }
-    if let Some(ns) = k.namespace.as_deref().filter(|ns| !ns.is_empty()) {
-        namespace::apply(out, ns);
-    }
-    prefix_suffix::apply(
-        out,
-        k.name_prefix.as_deref().unwrap_or(""),
-        k.name_suffix.as_deref().unwrap_or(""),
-    );
-    labels::apply_common(out, &k.common_labels);
-    for label in &k.labels {
-        labels::apply_label(out, label);
-    }
-    annotations::apply(out, &k.common_annotations);
+    // These transformers change each object on its own, so large sets are
+    // split across the spare render threads.
+    threads::each_run(out, PARALLEL_TRANSFORM_MIN, |run| {
+        if let Some(ns) = k.namespace.as_deref().filter(|ns| !ns.is_empty()) {
+            namespace::apply(run, ns);
+        }
+        prefix_suffix::apply(
+            run,
+            k.name_prefix.as_deref().unwrap_or(""),
+            k.name_suffix.as_deref().unwrap_or(""),
+        );
+        labels::apply_common(run, &k.common_labels);
+        for label in &k.labels {
+            labels::apply_label(run, label);
+        }
+        annotations::apply(run, &k.common_annotations);
+    });
     if !k.patches_json6902.is_empty() {
         patch::apply_legacy_json6902(out, &k.patches_json6902, loader).map_err(patch_err)?;
     }
-    replicas::apply(out, &k.replicas);
-    images::apply(out, &k.images);
+    threads::each_run(out, PARALLEL_TRANSFORM_MIN, |run| {
+        replicas::apply(run, &k.replicas);
+        images::apply(run, &k.images);
+    });
     if !k.replacements.is_empty() {
         replacements::apply(out, &k.replacements, loader).map_err(|error| Error::Replacement {
             path: file.to_path_buf(),

@@ -352,7 +352,7 @@ type Index<'a> = HashMap<(&'a str, &'a str), Vec<usize>>;
 /// Rewrites every name reference in `resources` to the referred object's
 /// current name.
 pub fn apply(resources: &mut [Resource]) -> Result<()> {
-    apply_with_threads(resources, crate::threads::limit())
+    apply_with_threads(resources, crate::threads::spare())
 }
 
 /// [`apply`] on at most `threads` threads.
