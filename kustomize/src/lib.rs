@@ -10,7 +10,8 @@
 //! Layout: [`target`] walks kustomizations (resources, bases, components)
 //! and runs generators and transformers per level; [`transform`] holds the
 //! built-in transformers; [`patch`], [`generators`], [`replacements`] the
-//! kustomization features of the same names; [`yaml`] reads and prints.
+//! kustomization features of the same names; [`yaml`] reads and prints;
+//! `threads` splits large renders across cores without changing output.
 
 pub mod error;
 pub mod fieldspec;
