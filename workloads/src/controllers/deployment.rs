@@ -482,15 +482,23 @@ async fn scale(
 ) -> Result<ReplicaSet> {
     let from = spec_replicas(rs);
     let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    // `rs` comes from the reflector, which can lag behind this controller's
+    // own writes; the count is absolute, so a stale copy would set an older
+    // one back (seen: a finished rollout's new ReplicaSet scaled from 3 back
+    // to 1). The resourceVersion makes the server refuse a stale scale with
+    // 409, and the sync is retried on a fresher cache.
     let updated = api
         .patch(
             &rs.name_any(),
             &params(),
             &Patch::Merge(json!({
-                "metadata": {"annotations": {
-                    DESIRED_REPLICAS: desired.to_string(),
-                    MAX_REPLICAS: (desired + max_surge).to_string(),
-                }},
+                "metadata": {
+                    "resourceVersion": rs.resource_version(),
+                    "annotations": {
+                        DESIRED_REPLICAS: desired.to_string(),
+                        MAX_REPLICAS: (desired + max_surge).to_string(),
+                    },
+                },
                 "spec": {"replicas": to},
             })),
         )
@@ -878,10 +886,24 @@ fn requeue_for_deadline(d: &Deployment, status: &DeploymentStatus, settled: bool
 }
 
 fn error_policy(d: Arc<Deployment>, error: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(deployment = %describe(&d), %error, "Deployment sync failed");
     match error {
-        Error::Invalid { .. } => Action::await_change(),
-        _ => Action::requeue(Duration::from_secs(1)),
+        // A write from a stale cache was refused: expected now and then,
+        // and a retry soon sees the newer objects.
+        Error::Api {
+            source: kube::Error::Api(status),
+            ..
+        } if status.code == 409 => {
+            tracing::debug!(deployment = %describe(&d), %error, "Deployment sync raced a newer write");
+            Action::requeue(Duration::from_millis(100))
+        }
+        Error::Invalid { .. } => {
+            tracing::warn!(deployment = %describe(&d), %error, "Deployment sync failed");
+            Action::await_change()
+        }
+        _ => {
+            tracing::warn!(deployment = %describe(&d), %error, "Deployment sync failed");
+            Action::requeue(Duration::from_secs(1))
+        }
     }
 }
 
