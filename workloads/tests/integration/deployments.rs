@@ -235,7 +235,10 @@ async fn a_rolling_update_with_max_unavailable_zero_keeps_every_replica_ready() 
             fewest.fetch_min(ready, Ordering::SeqCst);
             let d = deployments.get("api").await.ok()?;
             let status = d.status.as_ref()?;
+            // The revision annotation lands before the status of the new
+            // generation, so the status must be the new generation's.
             (d.annotations_or_empty("deployment.kubernetes.io/revision") == "2"
+                && status.observed_generation == d.metadata.generation
                 && status.updated_replicas == Some(3)
                 && status.available_replicas == Some(3)
                 && status.replicas == Some(3))
