@@ -7,11 +7,7 @@ use crate::resource::Resource;
 
 /// How many threads a render may use: the machine's cores, or
 /// `FLOTILLA_RENDER_THREADS` (1 renders sequentially).
-pub(crate) fn limit() -> usize {
-    #[cfg(test)]
-    if let Some(n) = tests::LIMIT.with(std::cell::Cell::get) {
-        return n;
-    }
+fn limit() -> usize {
     static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *LIMIT.get_or_init(|| {
         std::env::var("FLOTILLA_RENDER_THREADS")
@@ -27,6 +23,12 @@ static BUSY: AtomicUsize = AtomicUsize::new(0);
 
 /// How many more threads may start now: [`limit`] less those running.
 pub(crate) fn spare() -> usize {
+    // A test's own count stands alone: threads of other tests running at
+    // the same time must not take it off the threaded path unnoticed.
+    #[cfg(test)]
+    if let Some(n) = tests::LIMIT.with(std::cell::Cell::get) {
+        return n;
+    }
     limit().saturating_sub(BUSY.load(Ordering::Relaxed))
 }
 
@@ -100,7 +102,7 @@ pub(crate) mod tests {
         pub(super) static LIMIT: Cell<Option<usize>> = const { Cell::new(None) };
     }
 
-    /// Runs `f` with the limit at `threads` for the decisions made on this
+    /// Runs `f` with `threads` spare threads for the decisions made on this
     /// thread.
     pub(crate) fn with_limit<R>(threads: usize, f: impl FnOnce() -> R) -> R {
         LIMIT.with(|l| l.set(Some(threads)));

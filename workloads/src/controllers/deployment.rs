@@ -886,24 +886,21 @@ fn requeue_for_deadline(d: &Deployment, status: &DeploymentStatus, settled: bool
 }
 
 fn error_policy(d: Arc<Deployment>, error: &Error, _ctx: Arc<Ctx>) -> Action {
+    // A write from a stale cache was refused: expected now and then, and a
+    // retry soon sees the newer objects.
+    if let Error::Api {
+        source: kube::Error::Api(status),
+        ..
+    } = error
+        && status.code == 409
+    {
+        tracing::debug!(deployment = %describe(&d), %error, "Deployment sync raced a newer write");
+        return Action::requeue(Duration::from_millis(100));
+    }
+    tracing::warn!(deployment = %describe(&d), %error, "Deployment sync failed");
     match error {
-        // A write from a stale cache was refused: expected now and then,
-        // and a retry soon sees the newer objects.
-        Error::Api {
-            source: kube::Error::Api(status),
-            ..
-        } if status.code == 409 => {
-            tracing::debug!(deployment = %describe(&d), %error, "Deployment sync raced a newer write");
-            Action::requeue(Duration::from_millis(100))
-        }
-        Error::Invalid { .. } => {
-            tracing::warn!(deployment = %describe(&d), %error, "Deployment sync failed");
-            Action::await_change()
-        }
-        _ => {
-            tracing::warn!(deployment = %describe(&d), %error, "Deployment sync failed");
-            Action::requeue(Duration::from_secs(1))
-        }
+        Error::Invalid { .. } => Action::await_change(),
+        _ => Action::requeue(Duration::from_secs(1)),
     }
 }
 
