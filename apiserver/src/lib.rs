@@ -24,6 +24,7 @@ pub mod selectors;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod table;
 pub mod tls;
 pub mod watch;
 pub mod workload_defaults;

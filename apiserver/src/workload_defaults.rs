@@ -50,12 +50,38 @@ pub fn apply(info: &ResourceInfo, obj: &mut Value) {
             set_default(spec, "successfulJobsHistoryLimit", json!(3));
             set_default(spec, "failedJobsHistoryLimit", json!(1));
         }
+        ("", "secrets") => secret(obj),
         ("", "persistentvolumeclaims") => {
             if let Some(spec) = object_at(obj, "spec") {
                 set_default(spec, "volumeMode", json!("Filesystem"));
             }
         }
         _ => {}
+    }
+}
+
+/// `stringData` is write-only: its entries move into `data` (base64), overriding keys of
+/// the same name, and the type defaults to `Opaque`, as the Secret's conversion does.
+fn secret(obj: &mut Value) {
+    use base64::Engine;
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    set_default(map, "type", json!("Opaque"));
+    let Some(Value::Object(string_data)) = map.remove("stringData") else {
+        return;
+    };
+    if !map.get("data").is_some_and(Value::is_object) {
+        map.insert("data".into(), json!({}));
+    }
+    if let Some(data) = map.get_mut("data").and_then(Value::as_object_mut) {
+        for (k, v) in string_data {
+            let text = v.as_str().unwrap_or_default();
+            data.insert(
+                k,
+                json!(base64::engine::general_purpose::STANDARD.encode(text)),
+            );
+        }
     }
 }
 
@@ -172,6 +198,16 @@ mod tests {
         Registry::builtin()
             .lookup(group, "v1", plural)
             .expect("served")
+    }
+
+    #[test]
+    fn secret_string_data_moves_into_data_as_base64() {
+        let mut s = json!({"data": {"a": "b2xk"}, "stringData": {"a": "new", "b": "x"}});
+        apply(&info("", "secrets"), &mut s);
+        assert_eq!(
+            s,
+            json!({"type": "Opaque", "data": {"a": "bmV3", "b": "eA=="}})
+        );
     }
 
     #[test]

@@ -105,6 +105,11 @@ impl Request {
         }
     }
 
+    /// The Table the client asked for in `Accept`, if any.
+    pub fn table(&self) -> Result<Option<crate::table::TableRequest>, Error> {
+        crate::table::negotiate(&self.headers, self.param("includeObject"))
+    }
+
     /// The object as a client of this version sees it (CRD versions share storage).
     pub fn present(&self, mut obj: Value) -> Value {
         present(&self.info, &mut obj);

@@ -17,7 +17,17 @@ pub fn get(req: &Request) -> Result<Response, Error> {
     if req.subresource.as_deref() == Some("scale") {
         return Ok(respond(200, &super::scale::scale_of(&req.info, &obj)?, &[]));
     }
-    Ok(respond(200, &req.present(obj), &[]))
+    let obj = req.present(obj);
+    if let Some(t) = req.table()? {
+        let rv = obj
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let body = crate::table::table(&req.info, &t, std::slice::from_ref(&obj), &rv, None, true);
+        return Ok(respond(200, &body, &[]));
+    }
+    Ok(respond(200, &obj, &[]))
 }
 
 /// The matching objects and the revision they were read at.
@@ -138,6 +148,17 @@ pub fn list_objects(req: &Request) -> Result<Listing, Error> {
 /// GET on a collection.
 pub fn list(req: &Request) -> Result<Response, Error> {
     let listing = list_objects(req)?;
+    if let Some(t) = req.table()? {
+        let body = crate::table::table(
+            &req.info,
+            &t,
+            &listing.items,
+            &listing.revision.to_string(),
+            listing.continue_token.as_deref(),
+            true,
+        );
+        return Ok(respond(200, &body, &[]));
+    }
     let mut metadata = json!({"resourceVersion": listing.revision.to_string()});
     if let Some(t) = listing.continue_token {
         metadata["continue"] = json!(t);

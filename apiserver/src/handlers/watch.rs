@@ -30,6 +30,9 @@ struct Filter {
     namespace: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
+    /// Events as one-row Tables (`kubectl get -w`); the first carries the columns.
+    table: Option<crate::table::TableRequest>,
+    headers_sent: bool,
 }
 
 impl Filter {
@@ -40,9 +43,25 @@ impl Filter {
             && self.fields.matches(&e.object)
     }
 
-    fn line(&self, kind: &str, obj: &Value) -> Bytes {
+    fn line(&mut self, kind: &str, obj: &Value) -> Bytes {
         let mut obj = obj.clone();
         super::present(&self.info, &mut obj);
+        if let Some(t) = &self.table {
+            let rv = obj
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            obj = crate::table::table(
+                &self.info,
+                t,
+                std::slice::from_ref(&obj),
+                &rv,
+                None,
+                !self.headers_sent,
+            );
+            self.headers_sent = true;
+        }
         let mut line =
             serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
         line.push(b'\n');
@@ -64,7 +83,9 @@ impl Filter {
 
 /// GET on a collection with `watch=true`.
 pub fn watch(req: &Request) -> Result<Response, Error> {
-    let filter = Filter {
+    let mut filter = Filter {
+        table: req.table()?,
+        headers_sent: false,
         info: req.info.clone(),
         resource: req.info.group_resource(),
         namespace: req.namespace.clone().filter(|_| req.info.namespaced),

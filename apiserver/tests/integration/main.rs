@@ -10,3 +10,4 @@ mod kube_client;
 mod kubectl;
 mod openapi_patch_kubectl;
 mod service_allocation;
+mod table_kubectl;
