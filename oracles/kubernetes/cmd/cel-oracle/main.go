@@ -80,7 +80,7 @@ type output struct {
 // and variables do; the oracle reports the value, the caller decides what it expects.
 type expression struct{ source string }
 
-func (e expression) GetExpression() string     { return e.source }
+func (e expression) GetExpression() string      { return e.source }
 func (e expression) ReturnTypes() []*celgo.Type { return []*celgo.Type{celgo.AnyType} }
 
 type namedExpression struct {
