@@ -8,6 +8,7 @@
 //! implement [`cel::objects::Opaque`].
 
 pub mod authz;
+mod comprehensions;
 mod format;
 mod ip;
 mod jsonpatch;
@@ -34,6 +35,9 @@ pub(crate) fn build_env() -> Env {
             tracing::error!(error = %e, "declaring a CEL function");
         }
     };
+    for e in comprehensions::add_macros(&mut env) {
+        tracing::error!(error = %e, "declaring a CEL macro");
+    }
     register(env.add_extension(cel::extensions::strings));
     register(env.add_extension(cel::extensions::lists));
     register(env.add_extension(cel::extensions::math));
@@ -48,6 +52,7 @@ pub(crate) fn build_env() -> Env {
         env: &mut env,
         errors: Vec::new(),
     };
+    comprehensions::register(&mut reg);
     lists::register(&mut reg);
     regex::register(&mut reg);
     url::register(&mut reg);
