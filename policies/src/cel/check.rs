@@ -21,6 +21,7 @@ use std::collections::BTreeSet;
 use cel::ExecutionError;
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, SourceInfo};
 
+use super::typing::{T, Typer};
 use super::{CompileError, Env, position};
 
 /// Identifiers that name types and type-conversion functions.
@@ -229,6 +230,18 @@ pub(crate) fn check(
         composition_refs: BTreeSet::new(),
     };
     checker.walk(expr)?;
+    // Kubernetes declares these as `dyn`; the others (`request`,
+    // `namespaceObject`, CRD rules' `self`) have schema types unknown here.
+    let var_type = |name: &str| match name {
+        "object" | "oldObject" | "params" => T::Dyn,
+        _ => T::Unknown,
+    };
+    if let Err(err) = Typer::new(&var_type).check(expr) {
+        return Err(CompileError::Type {
+            message: err.message,
+            position: position(info, &info.source, err.id),
+        });
+    }
     Ok(checker.composition_refs)
 }
 
@@ -403,19 +416,13 @@ impl Checker<'_> {
         let ctx = cel::Context::with_env(std::sync::Arc::clone(super::cel_env()));
         let _budget = super::cost::Budget::start(super::DEFAULT_COST_LIMIT);
         // Only errors a type checker would raise; `1 / 0` is well typed and
-        // may sit in a branch that never runs.
-        if let Some(message) = mixed_comparison(e, &ctx) {
-            return Err(CompileError::Type {
-                message,
-                position: self.pos(e),
-            });
-        }
+        // may sit in a branch that never runs. Operand types are checked by
+        // `typing`; `NaN < 1` is well typed and fails at run time.
         match cel::Value::resolve(e, &ctx) {
             Err(
                 err @ (ExecutionError::NoSuchOverload(_)
                 | ExecutionError::UnsupportedBinaryOperator(..)
                 | ExecutionError::UnexpectedType { .. }
-                | ExecutionError::ValuesNotComparable(..)
                 | ExecutionError::InvalidArgumentCount { .. }),
             ) => Err(CompileError::Type {
                 message: super::describe(&err),
@@ -430,24 +437,4 @@ impl Checker<'_> {
 /// names are not identifiers.
 fn is_operator(name: &str) -> bool {
     !name.starts_with(|c: char| c.is_ascii_alphabetic()) || name.contains('@')
-}
-
-/// A type checker rejects comparing constants of different types
-/// (`1 == 1.0`, `1 == 'a'`), although the dynamic runtime allows it, as
-/// cel-go and cel-cpp do for checked expressions.
-fn mixed_comparison(e: &IdedExpr, ctx: &cel::Context) -> Option<String> {
-    let Expr::Call(c) = &e.expr else { return None };
-    const COMPARISONS: &[&str] = &["_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_"];
-    if !COMPARISONS.contains(&c.func_name.as_str()) || c.args.len() != 2 {
-        return None;
-    }
-    let left = cel::Value::resolve(&c.args[0], ctx).ok()?;
-    let right = cel::Value::resolve(&c.args[1], ctx).ok()?;
-    let (l, r) = (left.type_of().to_string(), right.type_of().to_string());
-    (l != r && l != "null" && r != "null").then(|| {
-        format!(
-            "found no matching overload for '{}' applied to '({l}, {r})'",
-            c.func_name
-        )
-    })
 }

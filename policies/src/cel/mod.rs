@@ -17,6 +17,7 @@ mod eval;
 pub mod json;
 pub mod lib;
 mod shared;
+mod typing;
 
 use std::collections::BTreeSet;
 use std::fmt;

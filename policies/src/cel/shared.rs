@@ -208,8 +208,10 @@ mod tests {
     fn shared_containers_behave_as_built_in_ones() {
         let obj = json!({"m": {"a": 1, "b": [1, 2]}, "l": [{"x": "y"}, {"x": "z"}]});
         for (expr, want) in [
-            ("object.m == {'a': 1, 'b': [1, 2]}", true),
-            ("{'a': 1, 'b': [1, 2]} == object.m", true),
+            // Values of different types need dyn(): Kubernetes refuses
+            // non-homogeneous literals.
+            ("object.m == {'a': dyn(1), 'b': dyn([1, 2])}", true),
+            ("{'a': dyn(1), 'b': dyn([1, 2])} == object.m", true),
             ("object.l == [{'x': 'y'}, {'x': 'z'}]", true),
             (
                 "object.l + [{'x': 'w'}] == [{'x': 'y'}, {'x': 'z'}, {'x': 'w'}]",

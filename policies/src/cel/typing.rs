@@ -1,0 +1,414 @@
+//! A partial static type check, the part of cel-go's checker that needs no
+//! schema: the types of literals, of what is built from them, and of the
+//! functions whose result type is fixed. Kubernetes declares `object`,
+//! `oldObject` and `params` as `dyn`; anything this module cannot type is
+//! `Unknown` and never the cause of an error, so an expression Kubernetes
+//! accepts is not refused here (the differential corpus checks both ways).
+//!
+//! What it refuses, as Kubernetes' environment does at compile time:
+//! non-homogeneous list and map literals (`[1, 'a']`, `[1, dyn(2)]`:
+//! Kubernetes enables `HomogeneousAggregateLiterals`), and operators applied
+//! to operand types no overload takes (`1 == 1u`, `[1] == [1.0]`,
+//! `'a' < 1`, `[1][0u]`, `2u in [1]`). Ordering between `int`, `uint` and
+//! `double` is allowed (`CrossTypeNumericComparisons`).
+
+use std::fmt;
+
+use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue, operators};
+
+/// A static type; `Unknown` is "not worked out here" and matches anything.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum T {
+    Unknown,
+    Dyn,
+    Int,
+    Uint,
+    Double,
+    String,
+    Bool,
+    Bytes,
+    Null,
+    Duration,
+    Timestamp,
+    List(Box<T>),
+    Map(Box<T>, Box<T>),
+    Optional(Box<T>),
+}
+
+impl fmt::Display for T {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            T::Unknown => write!(f, "_"),
+            T::Dyn => write!(f, "dyn"),
+            T::Int => write!(f, "int"),
+            T::Uint => write!(f, "uint"),
+            T::Double => write!(f, "double"),
+            T::String => write!(f, "string"),
+            T::Bool => write!(f, "bool"),
+            T::Bytes => write!(f, "bytes"),
+            T::Null => write!(f, "null_type"),
+            T::Duration => write!(f, "google.protobuf.Duration"),
+            T::Timestamp => write!(f, "google.protobuf.Timestamp"),
+            T::List(e) => write!(f, "list({e})"),
+            T::Map(k, v) => write!(f, "map({k}, {v})"),
+            T::Optional(e) => write!(f, "optional_type({e})"),
+        }
+    }
+}
+
+impl T {
+    fn is_number(&self) -> bool {
+        matches!(self, T::Int | T::Uint | T::Double)
+    }
+
+    /// Fully known: no `Unknown` and no `dyn` anywhere inside.
+    fn concrete(&self) -> bool {
+        match self {
+            T::Unknown | T::Dyn => false,
+            T::List(e) | T::Optional(e) => e.concrete(),
+            T::Map(k, v) => k.concrete() && v.concrete(),
+            _ => true,
+        }
+    }
+
+    /// The same type, `Unknown` matching anything (homogeneous literals:
+    /// `dyn` is a type of its own there, as in cel-go's validator).
+    fn same(&self, other: &T) -> bool {
+        match (self, other) {
+            (T::Unknown, _) | (_, T::Unknown) => true,
+            (T::List(a), T::List(b)) | (T::Optional(a), T::Optional(b)) => a.same(b),
+            (T::Map(a, b), T::Map(c, d)) => a.same(c) && b.same(d),
+            (a, b) => a == b,
+        }
+    }
+
+    /// Whether the checker could unify the two (`dyn` unifies with all).
+    fn assignable(&self, other: &T) -> bool {
+        match (self, other) {
+            (T::Unknown | T::Dyn, _) | (_, T::Unknown | T::Dyn) => true,
+            (T::List(a), T::List(b)) | (T::Optional(a), T::Optional(b)) => a.assignable(b),
+            (T::Map(a, b), T::Map(c, d)) => a.assignable(c) && b.assignable(d),
+            (a, b) => a == b,
+        }
+    }
+
+    /// The more precise of two types that are [`T::same`].
+    fn merge(self, other: T) -> T {
+        match (self, other) {
+            (T::Unknown, b) => b,
+            (a, T::Unknown) => a,
+            (T::List(a), T::List(b)) => T::List(Box::new(a.merge(*b))),
+            (T::Optional(a), T::Optional(b)) => T::Optional(Box::new(a.merge(*b))),
+            (T::Map(a, b), T::Map(c, d)) => T::Map(Box::new(a.merge(*c)), Box::new(b.merge(*d))),
+            (a, _) => a,
+        }
+    }
+}
+
+/// A type error: the message and the node it is about.
+pub(crate) struct TypeError {
+    pub(crate) message: String,
+    pub(crate) id: u64,
+}
+
+type R = Result<T, TypeError>;
+
+/// Types `e`; `var` gives the type of a declared top-level variable, and
+/// `scopes` the comprehension variables in scope (innermost last).
+pub(crate) struct Typer<'a> {
+    pub(crate) var: &'a dyn Fn(&str) -> T,
+    scopes: Vec<(String, T)>,
+    /// Inside a call of `format`, whose arguments cel-go exempts from the
+    /// homogeneous-literal rule (`'%s: %d'.format(['a', 1])`).
+    exempt: usize,
+}
+
+impl<'a> Typer<'a> {
+    pub(crate) fn new(var: &'a dyn Fn(&str) -> T) -> Self {
+        Typer {
+            var,
+            scopes: Vec::new(),
+            exempt: 0,
+        }
+    }
+
+    pub(crate) fn check(&mut self, e: &IdedExpr) -> R {
+        match &e.expr {
+            Expr::Literal(l) => Ok(match l {
+                LiteralValue::Int(_) => T::Int,
+                LiteralValue::UInt(_) => T::Uint,
+                LiteralValue::Double(_) => T::Double,
+                LiteralValue::String(_) => T::String,
+                LiteralValue::Bytes(_) => T::Bytes,
+                LiteralValue::Boolean(_) => T::Bool,
+                LiteralValue::Null => T::Null,
+            }),
+            Expr::Ident(name) => Ok(self
+                .scopes
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t.clone())
+                .unwrap_or_else(|| (self.var)(name))),
+            Expr::Select(s) => {
+                let operand = self.check(&s.operand)?;
+                Ok(match (s.test, operand) {
+                    (true, _) => T::Bool,
+                    (false, T::Dyn) => T::Dyn,
+                    (false, T::Map(_, v)) => *v,
+                    _ => T::Unknown,
+                })
+            }
+            Expr::List(l) => {
+                let mut element = T::Unknown;
+                for (i, x) in l.elements.iter().enumerate() {
+                    let mut t = self.check(x)?;
+                    if l.optional_indices.contains(&i) {
+                        t = match t {
+                            T::Optional(inner) => *inner,
+                            _ => T::Unknown,
+                        };
+                    }
+                    if !element.same(&t) {
+                        if self.exempt > 0 {
+                            return Ok(T::List(Box::new(T::Unknown)));
+                        }
+                        return Err(TypeError {
+                            message: format!("expected type '{element}' but found '{t}'"),
+                            id: x.id,
+                        });
+                    }
+                    element = element.merge(t);
+                }
+                Ok(T::List(Box::new(element)))
+            }
+            Expr::Map(m) => {
+                let (mut key, mut value) = (T::Unknown, T::Unknown);
+                for entry in &m.entries {
+                    let EntryExpr::MapEntry(me) = &entry.expr else {
+                        return Ok(T::Unknown);
+                    };
+                    let k = self.check(&me.key)?;
+                    let mut v = self.check(&me.value)?;
+                    if me.optional {
+                        v = match v {
+                            T::Optional(inner) => *inner,
+                            _ => T::Unknown,
+                        };
+                    }
+                    for (seen, t, node) in [(&key, &k, &me.key), (&value, &v, &me.value)] {
+                        if !seen.same(t) {
+                            if self.exempt > 0 {
+                                return Ok(T::Unknown);
+                            }
+                            return Err(TypeError {
+                                message: format!("expected type '{seen}' but found '{t}'"),
+                                id: node.id,
+                            });
+                        }
+                    }
+                    key = key.merge(k);
+                    value = value.merge(v);
+                }
+                Ok(T::Map(Box::new(key), Box::new(value)))
+            }
+            Expr::Struct(_) | Expr::Unspecified => Ok(T::Unknown),
+            Expr::Comprehension(c) => {
+                let range = self.check(&c.iter_range)?;
+                let element = match range {
+                    T::List(e) => *e,
+                    T::Map(k, _) => *k,
+                    T::Dyn => T::Dyn,
+                    _ => T::Unknown,
+                };
+                let init = self.check(&c.accu_init)?;
+                let before = self.scopes.len();
+                self.scopes.push((c.iter_var.clone(), element));
+                if let Some(v2) = &c.iter_var2 {
+                    self.scopes.push((v2.clone(), T::Unknown));
+                }
+                self.scopes.push((c.accu_var.clone(), init.clone()));
+                let result = (|| {
+                    self.check(&c.loop_cond)?;
+                    let step = self.check(&c.loop_step)?;
+                    let accu = if init.same(&step) {
+                        init.merge(step)
+                    } else {
+                        T::Unknown
+                    };
+                    if let Some(slot) = self.scopes.last_mut() {
+                        slot.1 = accu;
+                    }
+                    self.check(&c.result)
+                })();
+                self.scopes.truncate(before);
+                result
+            }
+            Expr::Call(call) => {
+                let exempt = usize::from(call.func_name == "format");
+                self.exempt += exempt;
+                let args = self.call_args(call);
+                self.exempt -= exempt;
+                let args = args?;
+                call_type(&call.func_name, call.target.is_some(), &args)
+                    .map_err(|message| TypeError { message, id: e.id })
+            }
+        }
+    }
+}
+
+impl Typer<'_> {
+    fn call_args(&mut self, call: &cel::common::ast::CallExpr) -> Result<Vec<T>, TypeError> {
+        let mut args = Vec::with_capacity(call.args.len() + 1);
+        if let Some(t) = &call.target {
+            args.push(self.check(t)?);
+        }
+        for a in &call.args {
+            args.push(self.check(a)?);
+        }
+        Ok(args)
+    }
+}
+
+fn no_overload(name: &str, args: &[T]) -> String {
+    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
+    format!(
+        "found no matching overload for '{name}' applied to '({})'",
+        args.join(", ")
+    )
+}
+
+/// The result type of a call, or why no overload takes these arguments.
+fn call_type(name: &str, member: bool, args: &[T]) -> Result<T, String> {
+    use T::*;
+    let fail = || Err(no_overload(name, args));
+    let both_concrete = || args.iter().all(T::concrete);
+    match (name, args) {
+        (operators::LOGICAL_AND | operators::LOGICAL_OR | operators::LOGICAL_NOT, _) => Ok(Bool),
+        (operators::EQUALS | operators::NOT_EQUALS, [a, b]) => {
+            if both_concrete() && !a.assignable(b) && *a != Null && *b != Null {
+                return fail();
+            }
+            Ok(Bool)
+        }
+        (
+            operators::LESS
+            | operators::LESS_EQUALS
+            | operators::GREATER
+            | operators::GREATER_EQUALS,
+            [a, b],
+        ) => {
+            let orderable = |t: &T| {
+                matches!(
+                    t,
+                    Int | Uint | Double | String | Bytes | Bool | Duration | Timestamp
+                )
+            };
+            let ok = match (a, b) {
+                (Unknown | Dyn, _) | (_, Unknown | Dyn) => [a, b]
+                    .iter()
+                    .all(|t| matches!(t, Unknown | Dyn) || orderable(t)),
+                (x, y) if x.is_number() && y.is_number() => true,
+                (x, y) => x == y && orderable(x),
+            };
+            if ok { Ok(Bool) } else { fail() }
+        }
+        (operators::ADD, [a, b]) => arithmetic(name, a, b, |x, y| match (x, y) {
+            (Int, Int) => Some(Int),
+            (Uint, Uint) => Some(Uint),
+            (Double, Double) => Some(Double),
+            (String, String) => Some(String),
+            (Bytes, Bytes) => Some(Bytes),
+            (Duration, Duration) => Some(Duration),
+            (Timestamp, Duration) | (Duration, Timestamp) => Some(Timestamp),
+            (List(p), List(q)) if p.same(q) => {
+                Some(List(Box::new((**p).clone().merge((**q).clone()))))
+            }
+            _ => None,
+        }),
+        (operators::SUBSTRACT, [a, b]) => arithmetic(name, a, b, |x, y| match (x, y) {
+            (Int, Int) => Some(Int),
+            (Uint, Uint) => Some(Uint),
+            (Double, Double) => Some(Double),
+            (Duration, Duration) | (Timestamp, Timestamp) => Some(Duration),
+            (Timestamp, Duration) => Some(Timestamp),
+            _ => None,
+        }),
+        (operators::MULTIPLY | operators::DIVIDE, [a, b]) => {
+            arithmetic(name, a, b, |x, y| match (x, y) {
+                (Int, Int) => Some(Int),
+                (Uint, Uint) => Some(Uint),
+                (Double, Double) => Some(Double),
+                _ => None,
+            })
+        }
+        (operators::MODULO, [a, b]) => arithmetic(name, a, b, |x, y| match (x, y) {
+            (Int, Int) => Some(Int),
+            (Uint, Uint) => Some(Uint),
+            _ => None,
+        }),
+        (operators::NEGATE, [a]) => match a {
+            Int | Double => Ok(a.clone()),
+            Unknown | Dyn => Ok(Unknown),
+            _ => fail(),
+        },
+        (operators::INDEX, [c, i]) => match c {
+            List(e) => match i {
+                Int | Unknown | Dyn => Ok((**e).clone()),
+                _ => fail(),
+            },
+            Map(k, v) => {
+                if k.concrete() && i.concrete() && !k.assignable(i) {
+                    return fail();
+                }
+                Ok((**v).clone())
+            }
+            Dyn => Ok(Dyn),
+            Unknown => Ok(Unknown),
+            _ => fail(),
+        },
+        (operators::IN, [x, c]) => {
+            let inner = match c {
+                List(e) => Some(&**e),
+                Map(k, _) => Some(&**k),
+                Unknown | Dyn => None,
+                _ => return fail(),
+            };
+            if let Some(inner) = inner
+                && x.concrete()
+                && inner.concrete()
+                && !x.assignable(inner)
+            {
+                return fail();
+            }
+            Ok(Bool)
+        }
+        (operators::CONDITIONAL, [_, a, b]) => Ok(if a.same(b) {
+            a.clone().merge(b.clone())
+        } else {
+            Unknown
+        }),
+        ("size", _) => Ok(Int),
+        ("int", [_]) if !member => Ok(Int),
+        ("uint", [_]) if !member => Ok(Uint),
+        ("double", [_]) if !member => Ok(Double),
+        ("string", [_]) if !member => Ok(String),
+        ("bytes", [_]) if !member => Ok(Bytes),
+        ("bool", [_]) if !member => Ok(Bool),
+        ("duration", [_]) if !member => Ok(Duration),
+        ("timestamp", [_]) if !member => Ok(Timestamp),
+        ("dyn", [_]) if !member => Ok(Dyn),
+        ("contains" | "startsWith" | "endsWith" | "matches", _) => Ok(Bool),
+        ("optional.of", [a]) => Ok(Optional(Box::new(a.clone()))),
+        ("optional.none", []) => Ok(Optional(Box::new(Unknown))),
+        _ => Ok(Unknown),
+    }
+}
+
+fn arithmetic(name: &str, a: &T, b: &T, rule: impl Fn(&T, &T) -> Option<T>) -> Result<T, String> {
+    match rule(a, b) {
+        Some(t) => Ok(t),
+        None if a.concrete() && b.concrete() => Err(no_overload(name, &[a.clone(), b.clone()])),
+        None => Ok(T::Unknown),
+    }
+}
