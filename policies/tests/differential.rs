@@ -14,7 +14,16 @@ const CORPUS: &str = include_str!("fixtures/differential_corpus.txt");
 
 /// Expressions where Flotilla deliberately or knowingly differs from
 /// cel-cpp, with why. Each is still evaluated; the test only reports it.
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "1 < 2.5",
+        "Kubernetes enables cross-type numeric comparisons; cel-cpp's default environment does not",
+    ),
+    (
+        "[1, [2, 3]] == [1, [2, 3]]",
+        "Kubernetes refuses non-homogeneous literals; cel-cpp's default environment accepts them",
+    ),
+];
 
 fn object() -> Json {
     json!({

@@ -42,9 +42,12 @@ const TYPE_NAMES: &[&str] = &[
     "optional_type",
 ];
 
-/// Functions declared by the environment built in [`super::lib`]: the CEL
-/// standard library, the strings, lists, math, encoders extensions, and the
-/// Kubernetes libraries.
+/// Functions of Kubernetes' ValidatingAdmissionPolicy environment: the CEL
+/// standard library, the strings (version 2), lists and sets extensions,
+/// two-variable comprehensions, and the Kubernetes libraries. The `cel`
+/// crate's math and base64 extensions and `jsonpatch.escapeKey` (which only
+/// mutating policies see) are registered but not in that environment, so
+/// they are refused like any unknown function.
 pub(crate) const KNOWN_FUNCTIONS: &[&str] = &[
     // standard library
     "size",
@@ -99,32 +102,13 @@ pub(crate) const KNOWN_FUNCTIONS: &[&str] = &[
     "lists.range",
     "slice",
     "sort",
-    // math and encoders extensions
-    "math.abs",
-    "math.bitAnd",
-    "math.bitNot",
-    "math.bitOr",
-    "math.bitShiftLeft",
-    "math.bitShiftRight",
-    "math.bitXor",
-    "math.ceil",
-    "math.floor",
-    "math.isFinite",
-    "math.isInf",
-    "math.isNaN",
-    "math.round",
-    "math.sign",
-    "math.sqrt",
-    "math.trunc",
-    "math.greatest",
-    "math.least",
-    "base64.encode",
-    "base64.decode",
     // Kubernetes lists
     "isSorted",
     "sum",
     "min",
     "max",
+    "first",
+    "last",
     // Kubernetes regex
     "find",
     "findAll",
@@ -143,7 +127,6 @@ pub(crate) const KNOWN_FUNCTIONS: &[&str] = &[
     "isInteger",
     "asInteger",
     "asApproximateFloat",
-    "sign",
     "add",
     "sub",
     "compareTo",
@@ -191,8 +174,6 @@ pub(crate) const KNOWN_FUNCTIONS: &[&str] = &[
     "major",
     "minor",
     "patch",
-    // Kubernetes JSON patch
-    "jsonpatch.escapeKey",
     // Kubernetes authorizer (with a rule set)
     "group",
     "serviceAccount",
@@ -418,7 +399,34 @@ impl Checker<'_> {
         // Only errors a type checker would raise; `1 / 0` is well typed and
         // may sit in a branch that never runs. Operand types are checked by
         // `typing`; `NaN < 1` is well typed and fails at run time.
-        match cel::Value::resolve(e, &ctx) {
+        let Expr::Call(call) = &e.expr else {
+            return Ok(());
+        };
+        // The ordering of numbers was decided by `typing`; `NaN < 1` is
+        // well typed and fails at run time.
+        if RELATIONS.contains(&call.func_name.as_str()) {
+            return Ok(());
+        }
+        let result = cel::Value::resolve(e, &ctx);
+        // Kubernetes programs are planned with cel-go's `OptOptimize`,
+        // which runs type conversions of literals (`int('x')`,
+        // `duration('1d')`) when the program is built: their errors are
+        // compile errors. The `format` validator of cel-go checks
+        // literal format strings against literal arguments the same way.
+        if CONVERSIONS.contains(&call.func_name.as_str())
+            && call.target.is_none()
+            && call.args.len() == 1
+            || call.func_name == "format" && call.target.is_some()
+        {
+            if let Err(err) = result {
+                return Err(CompileError::Type {
+                    message: super::describe(&err),
+                    position: self.pos(e),
+                });
+            }
+            return Ok(());
+        }
+        match result {
             Err(
                 err @ (ExecutionError::NoSuchOverload(_)
                 | ExecutionError::UnsupportedBinaryOperator(..)
@@ -432,6 +440,22 @@ impl Checker<'_> {
         }
     }
 }
+
+/// Type conversion functions, folded when their argument is a literal.
+const CONVERSIONS: &[&str] = &[
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bytes",
+    "bool",
+    "duration",
+    "timestamp",
+    "dyn",
+    "type",
+];
+
+const RELATIONS: &[&str] = &["_<_", "_<=_", "_>_", "_>=_"];
 
 /// Operators (`_+_`, `-_`, `!_`, `@in`…) and internal functions, whose
 /// names are not identifiers.

@@ -152,6 +152,12 @@ impl<'a> Typer<'a> {
                 .unwrap_or_else(|| (self.var)(name))),
             Expr::Select(s) => {
                 let operand = self.check(&s.operand)?;
+                if !s.test && operand.concrete() && !matches!(operand, T::Map(..)) {
+                    return Err(TypeError {
+                        message: format!("type '{operand}' does not support field selection"),
+                        id: e.id,
+                    });
+                }
                 Ok(match (s.test, operand) {
                     (true, _) => T::Bool,
                     (false, T::Dyn) => T::Dyn,
@@ -389,6 +395,17 @@ fn call_type(name: &str, member: bool, args: &[T]) -> Result<T, String> {
             Unknown
         }),
         ("size", _) => Ok(Int),
+        // The strings extension at version 2 (Kubernetes') has no
+        // `reverse`; the lists extension has.
+        ("reverse", [String]) if member => fail(),
+        ("sets.contains" | "sets.equivalent" | "sets.intersects", [a, b]) => {
+            let list_like = |t: &T| matches!(t, List(_) | Unknown | Dyn);
+            if list_like(a) && list_like(b) {
+                Ok(Bool)
+            } else {
+                fail()
+            }
+        }
         ("int", [_]) if !member => Ok(Int),
         ("uint", [_]) if !member => Ok(Uint),
         ("double", [_]) if !member => Ok(Double),

@@ -1,5 +1,5 @@
 //! Kubernetes list library: `isSorted`, `sum`, `min`, `max`, `indexOf`,
-//! `lastIndexOf` on lists. (`distinct`, `flatten`, `slice`, `sort`,
+//! `lastIndexOf`, `first`, `last` on lists. (`distinct`, `flatten`, `slice`, `sort`,
 //! `reverse`, `lists.range` come from the `cel` crate's lists extension.)
 
 use std::cmp::Ordering;
@@ -16,9 +16,25 @@ pub(super) fn register(r: &mut Registrar<'_>) {
     r.member("max", LIST_TYPE, vec![], max_fn);
     r.member("indexOf", LIST_TYPE, vec![DYN_TYPE], index_of_fn);
     r.member("lastIndexOf", LIST_TYPE, vec![DYN_TYPE], last_index_of_fn);
+    r.member("first", LIST_TYPE, vec![], first_fn);
+    r.member("last", LIST_TYPE, vec![], last_fn);
+}
+
+/// An optional of the list's first or last element (cel-go lists
+/// extension, version 3): `optional.none()` for an empty list.
+fn end(function: &str, args: &[Value], first: bool) -> Result<Value, ExecutionError> {
+    let items = list(function, args)?;
+    let item = if first { items.first() } else { items.last() };
+    let optional = match item {
+        Some(v) => cel::objects::OptionalValue::of(v.clone()),
+        None => cel::objects::OptionalValue::none(),
+    };
+    Ok(Value::Opaque(std::sync::Arc::new(optional)))
 }
 
 value_fn!(is_sorted_fn, is_sorted);
+value_fn!(first_fn, |a: &[Value]| end("first", a, true));
+value_fn!(last_fn, |a: &[Value]| end("last", a, false));
 value_fn!(sum_fn, sum);
 value_fn!(min_fn, |a: &[Value]| extreme("min", a, Ordering::Less));
 value_fn!(max_fn, |a: &[Value]| extreme("max", a, Ordering::Greater));

@@ -40,8 +40,9 @@ pub(crate) fn build_env() -> Env {
     }
     register(env.add_extension(cel::extensions::strings));
     register(env.add_extension(cel::extensions::lists));
-    register(env.add_extension(cel::extensions::math));
-    register(env.add_extension(cel::extensions::encoders));
+    // Not the `cel` crate's math and encoders extensions: Kubernetes'
+    // environment has neither (`math.greatest`, `base64.encode` do not
+    // compile there).
     register(env.add_overload(
         cost::COST_FUNCTION,
         "flotilla_cost",
