@@ -397,8 +397,7 @@ impl Checker<'_> {
         let ctx = cel::Context::with_env(std::sync::Arc::clone(super::cel_env()));
         let _budget = super::cost::Budget::start(super::DEFAULT_COST_LIMIT);
         // Only errors a type checker would raise; `1 / 0` is well typed and
-        // may sit in a branch that never runs. Operand types are checked by
-        // `typing`; `NaN < 1` is well typed and fails at run time.
+        // may sit in a branch that never runs.
         let Expr::Call(call) = &e.expr else {
             return Ok(());
         };
@@ -413,11 +412,7 @@ impl Checker<'_> {
         // `duration('1d')`) when the program is built: their errors are
         // compile errors. The `format` validator of cel-go checks
         // literal format strings against literal arguments the same way.
-        if CONVERSIONS.contains(&call.func_name.as_str())
-            && call.target.is_none()
-            && call.args.len() == 1
-            || call.func_name == "format" && call.target.is_some()
-        {
+        if folded_conversion(e) {
             if let Err(err) = result {
                 return Err(CompileError::Type {
                     message: super::describe(&err),
@@ -426,10 +421,26 @@ impl Checker<'_> {
             }
             return Ok(());
         }
+        if call.func_name == "format" && call.target.is_some() {
+            return match result {
+                Err(err @ ExecutionError::NoSuchOverload(_)) => Err(CompileError::Type {
+                    message: super::describe(&err),
+                    position: self.pos(e),
+                }),
+                Err(err @ ExecutionError::FunctionError { .. })
+                    if err_function(&err) == "format" =>
+                {
+                    Err(CompileError::Type {
+                        message: super::describe(&err),
+                        position: self.pos(e),
+                    })
+                }
+                _ => Ok(()),
+            };
+        }
         match result {
             Err(
                 err @ (ExecutionError::NoSuchOverload(_)
-                | ExecutionError::UnsupportedBinaryOperator(..)
                 | ExecutionError::UnexpectedType { .. }
                 | ExecutionError::InvalidArgumentCount { .. }),
             ) => Err(CompileError::Type {
@@ -438,6 +449,25 @@ impl Checker<'_> {
             }),
             _ => Ok(()),
         }
+    }
+}
+
+/// Whether cel-go folds this call when it plans the program: a type
+/// conversion whose argument is a literal or itself such a conversion.
+fn folded_conversion(e: &IdedExpr) -> bool {
+    let Expr::Call(c) = &e.expr else {
+        return false;
+    };
+    CONVERSIONS.contains(&c.func_name.as_str())
+        && c.target.is_none()
+        && c.args.len() == 1
+        && (matches!(c.args[0].expr, Expr::Literal(_)) || folded_conversion(&c.args[0]))
+}
+
+fn err_function(e: &ExecutionError) -> &str {
+    match e {
+        ExecutionError::FunctionError { function, .. } => function,
+        _ => "",
     }
 }
 

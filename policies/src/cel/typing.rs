@@ -225,7 +225,15 @@ impl<'a> Typer<'a> {
                     T::List(e) => *e,
                     T::Map(k, _) => *k,
                     T::Dyn => T::Dyn,
-                    _ => T::Unknown,
+                    T::Unknown => T::Unknown,
+                    other => {
+                        return Err(TypeError {
+                            message: format!(
+                                "expression of type '{other}' cannot be range of a comprehension (must be list, map, or dynamic)"
+                            ),
+                            id: c.iter_range.id,
+                        });
+                    }
                 };
                 let init = self.check(&c.accu_init)?;
                 let before = self.scopes.len();
@@ -394,7 +402,44 @@ fn call_type(name: &str, member: bool, args: &[T]) -> Result<T, String> {
         } else {
             Unknown
         }),
-        ("size", _) => Ok(Int),
+        ("size", [a]) => match a {
+            String | Bytes | List(_) | Map(..) | Unknown | Dyn => Ok(Int),
+            _ => fail(),
+        },
+        ("int", [a]) if !member => accepting(
+            name,
+            a,
+            &[Int, Uint, Double, String, Timestamp, Duration],
+            Int,
+        ),
+        ("uint", [a]) if !member => accepting(name, a, &[Int, Uint, Double, String], Uint),
+        ("double", [a]) if !member => accepting(name, a, &[Int, Uint, Double, String], Double),
+        ("string", [a]) if !member => accepting(
+            name,
+            a,
+            &[Int, Uint, Double, String, Bool, Bytes, Timestamp, Duration],
+            String,
+        ),
+        ("bytes", [a]) if !member => accepting(name, a, &[String, Bytes], Bytes),
+        ("bool", [a]) if !member => accepting(name, a, &[Bool, String], Bool),
+        ("duration", [a]) if !member => accepting(name, a, &[String, Duration], Duration),
+        ("timestamp", [a]) if !member => accepting(name, a, &[String, Int, Timestamp], Timestamp),
+        ("isURL" | "isIP" | "isCIDR" | "isQuantity" | "ip.isCanonical", [a]) if !member => {
+            accepting(name, a, &[String], Bool)
+        }
+        ("url" | "ip" | "cidr" | "quantity", [a]) if !member => {
+            accepting(name, a, &[String], Unknown)
+        }
+        ("indexOf" | "lastIndexOf", [String, ..]) if member => Ok(Int),
+        (
+            "charAt" | "lowerAscii" | "upperAscii" | "trim" | "substring" | "replace" | "format",
+            [String, ..],
+        ) if member => Ok(String),
+        ("join", [List(_), ..]) if member => Ok(String),
+        ("strings.quote", [_]) => Ok(String),
+        ("split", [String, ..]) if member => Ok(List(Box::new(String))),
+        ("sum" | "min" | "max", [List(e)]) if member && e.is_number() => Ok((**e).clone()),
+        ("isSorted", [List(_)]) if member => Ok(Bool),
         // The strings extension at version 2 (Kubernetes') has no
         // `reverse`; the lists extension has.
         ("reverse", [String]) if member => fail(),
@@ -406,19 +451,21 @@ fn call_type(name: &str, member: bool, args: &[T]) -> Result<T, String> {
                 fail()
             }
         }
-        ("int", [_]) if !member => Ok(Int),
-        ("uint", [_]) if !member => Ok(Uint),
-        ("double", [_]) if !member => Ok(Double),
-        ("string", [_]) if !member => Ok(String),
-        ("bytes", [_]) if !member => Ok(Bytes),
-        ("bool", [_]) if !member => Ok(Bool),
-        ("duration", [_]) if !member => Ok(Duration),
-        ("timestamp", [_]) if !member => Ok(Timestamp),
         ("dyn", [_]) if !member => Ok(Dyn),
         ("contains" | "startsWith" | "endsWith" | "matches", _) => Ok(Bool),
         ("optional.of", [a]) => Ok(Optional(Box::new(a.clone()))),
         ("optional.none", []) => Ok(Optional(Box::new(Unknown))),
         _ => Ok(Unknown),
+    }
+}
+
+/// `Ok(result)` if the argument is of one of the accepted types (or not
+/// known), else no overload.
+fn accepting(name: &str, arg: &T, accepted: &[T], result: T) -> Result<T, String> {
+    if matches!(arg, T::Unknown | T::Dyn) || accepted.contains(arg) {
+        Ok(result)
+    } else {
+        Err(no_overload(name, std::slice::from_ref(arg)))
     }
 }
 
