@@ -146,6 +146,14 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action> {
     let name = ds.name_any();
     let uid = ds.meta().uid.clone().unwrap_or_default();
     let spec = ds.spec.clone().unwrap_or_default();
+    crate::labels::check_template_selected(
+        what.clone(),
+        Some(&spec.selector),
+        spec.template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.as_ref()),
+    )?;
     let client = &ctx.client;
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let nodes: Vec<Node> = Api::<Node>::all(client.clone())

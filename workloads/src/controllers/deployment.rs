@@ -176,6 +176,14 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action> {
                 .into(),
         });
     }
+    crate::labels::check_template_selected(
+        describe(&d),
+        Some(&spec.selector),
+        spec.template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.as_ref()),
+    )?;
     let namespace = d.namespace().unwrap_or_default();
     let rs_api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &namespace);
     let mut all = claim_replicasets(&ctx, &d, &rs_api).await?;

@@ -87,6 +87,14 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action> {
         return Ok(Action::await_change());
     }
     let spec = job.spec.clone().unwrap_or_default();
+    crate::labels::check_template_selected(
+        what.clone(),
+        spec.selector.as_ref(),
+        spec.template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.as_ref()),
+    )?;
     let status = job.status.clone().unwrap_or_default();
     let old_conditions = serde_json::to_value(&status.conditions).unwrap_or(Value::Null);
 

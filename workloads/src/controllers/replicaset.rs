@@ -153,6 +153,14 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action> {
                 .into(),
         });
     }
+    crate::labels::check_template_selected(
+        describe(&rs),
+        Some(&spec.selector),
+        spec.template
+            .as_ref()
+            .and_then(|t| t.metadata.as_ref())
+            .and_then(|m| m.labels.as_ref()),
+    )?;
     let pod_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
     let mut owned = claim_pods(&ctx, &rs, &pod_api).await?;
     let active: Vec<Arc<Pod>> = owned.drain(..).filter(|p| pods::is_active(p)).collect();

@@ -166,6 +166,14 @@ async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action> {
     let name = set.name_any();
     let uid = set.meta().uid.clone().unwrap_or_default();
     let spec = set.spec.clone().unwrap_or_default();
+    crate::labels::check_template_selected(
+        what.clone(),
+        Some(&spec.selector),
+        spec.template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.as_ref()),
+    )?;
     let client = &ctx.client;
     let pods_api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let claims_api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
