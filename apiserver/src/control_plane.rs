@@ -95,6 +95,17 @@ impl ControlPlane {
             path: dir.clone(),
             source,
         })?;
+        // The dir holds the admin key and token: owner only, as kubeadm keeps /etc/kubernetes/pki.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
+                |source| StartError::Io {
+                    path: dir.clone(),
+                    source,
+                },
+            )?;
+        }
         let pki = Pki::load_or_create(dir)?;
         let (store, closed) = RedbStore::open(dir)?;
         let store: Arc<dyn Store> = Arc::new(store);
@@ -151,12 +162,12 @@ impl ControlPlane {
             })?;
         let url = format!("https://127.0.0.1:{}", local.port());
         let kubeconfig = dir.join("kubeconfig");
-        std::fs::write(&kubeconfig, crate::kubeconfig::render(&url, &pki)).map_err(|source| {
-            StartError::Io {
+        crate::tls::write_private(&kubeconfig, &crate::kubeconfig::render(&url, &pki)).map_err(
+            |source| StartError::Io {
                 path: kubeconfig.clone(),
                 source,
-            }
-        })?;
+            },
+        )?;
 
         let tls = pki.server_config()?;
         let app = Arc::new(App {

@@ -29,6 +29,36 @@ impl Cause {
     }
 }
 
+/// `Deployment.apps "web" is invalid: spec.x: …`, with the causes in brackets when there
+/// are several (and repeated ones once), as Kubernetes aggregates field errors.
+fn invalid_message(target: &Target, causes: &[Cause]) -> String {
+    let kind = if target.group.is_empty() {
+        target.kind.clone()
+    } else {
+        format!("{}.{}", target.kind, target.group)
+    };
+    let mut parts: Vec<String> = Vec::new();
+    for c in causes {
+        let text = if c.field.is_empty() {
+            c.message.clone()
+        } else {
+            format!("{}: {}", c.field, c.message)
+        };
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+    }
+    match parts.len() {
+        0 => format!("{kind} \"{}\" is invalid", target.name),
+        1 => format!("{kind} \"{}\" is invalid: {}", target.name, parts[0]),
+        _ => format!(
+            "{kind} \"{}\" is invalid: [{}]",
+            target.name,
+            parts.join(", ")
+        ),
+    }
+}
+
 /// What the object in an error is: used for `details` and the message.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Target {
@@ -96,8 +126,7 @@ pub enum Error {
         .causes.iter().map(|c| c.message.clone()).collect::<Vec<_>>().join("\n"))]
     ApplyConflict { target: Target, causes: Vec<Cause> },
     /// The object fails validation (422 Invalid with causes).
-    #[error("{} \"{}\" is invalid: {}", .target.kind, .target.name,
-        .causes.iter().map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) }).collect::<Vec<_>>().join(", "))]
+    #[error("{}", invalid_message(.target, .causes))]
     Invalid { target: Target, causes: Vec<Cause> },
     /// An admission policy denied the request (422 Invalid by default, or the
     /// policy's own reason/code), message already in Kubernetes' shape.
@@ -249,6 +278,26 @@ mod tests {
         );
         assert_eq!(status["details"]["kind"], "ConfigMap");
         assert_eq!(status["details"]["causes"][0]["field"], "metadata.name");
+    }
+
+    #[test]
+    fn invalid_names_the_group_qualified_kind_and_brackets_several_causes() {
+        let err = Error::Invalid {
+            target: Target::new("apps", "deployments", "Deployment", "web"),
+            causes: vec![
+                Cause::new("FieldValueRequired", "spec.selector", "Required value"),
+                Cause::new(
+                    "FieldValueInvalid",
+                    "spec.replicas",
+                    "Invalid value: -1: must be greater than or equal to 0",
+                ),
+            ],
+        };
+        assert_eq!(
+            err.to_string(),
+            "Deployment.apps \"web\" is invalid: [spec.selector: Required value, spec.replicas: Invalid value: -1: must be greater than or equal to 0]"
+        );
+        assert_eq!(err.to_status()["details"]["kind"], "Deployment");
     }
 
     #[test]

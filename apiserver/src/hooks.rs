@@ -105,7 +105,15 @@ pub fn validate_object(
     validation: FieldValidation,
     target: &Target,
 ) -> Result<Vec<String>, Error> {
-    crate::schema::check_for_resource(info, obj, old, validation, target)
+    let warnings = crate::schema::check_for_resource(info, obj, old, validation, target)?;
+    let causes = crate::validation::check(info, obj, old);
+    if !causes.is_empty() {
+        return Err(Error::Invalid {
+            target: target.clone(),
+            causes,
+        });
+    }
+    Ok(warnings)
 }
 
 /// Runs the ValidatingAdmissionPolicies stored in the control plane;

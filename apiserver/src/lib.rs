@@ -26,6 +26,7 @@ pub mod state;
 pub mod store;
 pub mod table;
 pub mod tls;
+pub mod validation;
 pub mod watch;
 pub mod workload_defaults;
 

@@ -212,7 +212,8 @@ impl Pki {
 }
 
 /// Writes a file readable only by its owner (keys and tokens).
-fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+/// Writes a file only its owner may read (0600), also when an older, wider file exists.
+pub(crate) fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -222,6 +223,11 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
         opts.mode(0o600);
     }
     let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
     f.write_all(content.as_bytes())?;
     f.sync_all()
 }

@@ -80,7 +80,13 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Error> {
-    if !authenticated(app, conn, &headers) {
+    // Like kube-apiserver's system:public-info-viewer, anyone may read the version and health.
+    let public = *method == Method::GET
+        && matches!(
+            uri.path().trim_end_matches('/'),
+            "/version" | "/healthz" | "/readyz" | "/livez"
+        );
+    if !public && !authenticated(app, conn, &headers) {
         return Err(Error::Unauthorized);
     }
     // Protobuf and CBOR bodies are not decoded; a 415 makes client-go retry as JSON.

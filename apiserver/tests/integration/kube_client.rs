@@ -339,6 +339,37 @@ async fn requests_without_credentials_are_401() {
 }
 
 #[tokio::test]
+async fn anonymous_clients_may_read_version_and_health_as_on_kubernetes() {
+    let c = Cluster::start();
+    let mut config = kube::Config::new(c.cp.url().parse().expect("url"));
+    config.root_cert = None;
+    config.accept_invalid_certs = true;
+    let client = kube::Client::try_from(config).expect("client");
+    let version = client
+        .apiserver_version()
+        .await
+        .expect("anonymous /version");
+    assert!(!version.git_version.is_empty());
+    for path in ["/healthz", "/readyz", "/livez"] {
+        let req = axum::http::Request::get(path)
+            .body(Vec::new())
+            .expect("request");
+        let body = client.request_text(req).await.expect("anonymous health");
+        assert_eq!(body, "ok", "{path}");
+    }
+}
+
+#[test]
+fn the_kubeconfig_and_data_dir_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = Cluster::start();
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(&c.kubeconfig()), 0o600);
+    assert_eq!(mode(c.dir.path()), 0o700);
+}
+
+#[tokio::test]
 async fn kube_runtimes_finalizer_helper_adds_its_finalizer_to_an_object_created_with_none() {
     let c = Cluster::start();
     let api: Api<ConfigMap> = Api::namespaced(c.client().await, "default");

@@ -241,3 +241,30 @@ fn custom_resources_print_their_additional_printer_columns() {
         "NAME ENGINE REPLICAS READY ZONE\npg postgres 2 True a"
     );
 }
+
+const MISMATCHED_RS: &str = r#"apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: rs, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: a}}
+  template:
+    metadata: {labels: {app: b}}
+    spec: {containers: [{name: c, image: nginx}]}
+"#;
+
+/// kubectl printed this line for the same manifest against kube-apiserver 1.37.2 (run by hand against the
+/// oracle binary; the e2e differential suite compares both servers continuously).
+#[test]
+fn a_replicaset_whose_selector_misses_its_template_is_refused_as_kubernetes_does() {
+    if kubectl_path("mismatched_rs").is_none() {
+        return;
+    }
+    let c = Cluster::start();
+    let out = c.kubectl(&["apply", "-f", "-"], Some(MISMATCHED_RS));
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "The ReplicaSet \"rs\" is invalid: spec.template.metadata.labels: Invalid value: {\"app\":\"b\"}: `selector` does not match template `labels`"
+    );
+}
