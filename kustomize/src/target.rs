@@ -1,6 +1,6 @@
 //! One kustomization directory turned into resources: kustomize's
-//! `KustTarget`. Resources and bases are accumulated first, then components
-//! (which see everything accumulated so far), then generators and the
+//! `KustTarget`. Resources and bases are accumulated first, then generators,
+//! then components (which see everything accumulated so far), then the
 //! built-in transformers in kustomize's order. Name references, hash
 //! suffixes and output order are left to the top level (see `lib.rs`).
 
@@ -43,11 +43,15 @@ fn read_kustomization(loader: &Loader) -> Result<(Kustomization, PathBuf)> {
     let shown = loader.display(file);
     let bytes = loader.read(file)?;
     let value = yaml::parse_one(&bytes, &shown)?;
-    let value = if value.is_null() {
-        Value::Object(serde_json::Map::new())
-    } else {
-        value
-    };
+    // kustomize compares the parsed kustomization with an empty one (after
+    // filling in apiVersion and kind), so a file with nothing but those, or
+    // only zero values, is refused rather than rendering nothing.
+    if is_empty_kustomization(&value) {
+        return Err(Error::Kustomization {
+            path: shown,
+            message: "kustomization.yaml is empty".into(),
+        });
+    }
     if !value.is_object() {
         return Err(Error::Kustomization {
             path: shown,
@@ -59,6 +63,18 @@ fn read_kustomization(loader: &Loader) -> Result<(Kustomization, PathBuf)> {
         message: serde_message(&e.to_string()),
     })?;
     Ok((k, shown))
+}
+
+/// Whether a parsed kustomization holds nothing kustomize would keep:
+/// null, or only `apiVersion`/`kind` and fields set to null or "".
+fn is_empty_kustomization(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Object(map) => map.iter().all(|(key, v)| {
+            key == "apiVersion" || key == "kind" || v.is_null() || v.as_str() == Some("")
+        }),
+        _ => false,
+    }
 }
 
 /// serde says ``unknown field `x`, expected one of ...``; users want the field.
@@ -132,11 +148,13 @@ fn accumulate_inner(
         let bytes = loader.read(crd)?;
         yaml::parse_documents(&bytes, &loader.display(crd))?;
     }
+    // Since kustomize v5.1 the level's own generators run before its
+    // components, so a component's transformers see generated objects too.
+    run_generators(&k, loader, &file, out)?;
     for entry in &k.components {
         let sub = loader.sub(entry)?;
         accumulate(&sub, Expect::Component, stack, out)?;
     }
-    run_generators(&k, loader, &file, out)?;
     run_transformers(&k, loader, &file, out)?;
     Ok(())
 }
@@ -387,6 +405,15 @@ fn run_transformers(
     if !k.patches_json6902.is_empty() {
         patch::apply_legacy_json6902(out, &k.patches_json6902, loader).map_err(patch_err)?;
     }
+    replicas::check_targets(out, &k.replicas).map_err(|name| Error::Field {
+        path: file.to_path_buf(),
+        field: "replicas".into(),
+        message: format!(
+            "resource with name {name} does not match a config with the following GVK \
+             [Deployment.[noVer].[noGrp] StatefulSet.[noVer].[noGrp] ReplicaSet.[noVer].[noGrp] \
+             ReplicationController.[noVer].[noGrp]]"
+        ),
+    })?;
     threads::each_run(out, PARALLEL_TRANSFORM_MIN, |run| {
         replicas::apply(run, &k.replicas);
         images::apply(run, &k.images);

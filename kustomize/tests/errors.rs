@@ -171,10 +171,41 @@ fn kustomization_under_components_is_refused() {
 fn component_under_resources_is_refused() {
     let t = tree(&[
         ("kustomization.yaml", "resources:\n- comp\n"),
-        ("comp/kustomization.yaml", "kind: Component\n"),
+        // `resources: []` keeps the file from counting as empty, which
+        // kustomize refuses first.
+        (
+            "comp/kustomization.yaml",
+            "kind: Component\nresources: []\n",
+        ),
     ]);
     let msg = render_err(t.path());
     assert!(msg.contains("must be listed under `components`"), "{msg}");
+}
+
+#[test]
+fn kustomization_with_only_kind_is_refused_as_empty() {
+    let t = tree(&[("kustomization.yaml", "kind: Kustomization\n")]);
+    let msg = render_err(t.path());
+    assert!(msg.contains("kustomization.yaml is empty"), "{msg}");
+}
+
+#[test]
+fn replicas_naming_no_workload_is_refused() {
+    let t = tree(&[
+        (
+            "kustomization.yaml",
+            "resources:\n- cm.yaml\nreplicas:\n- name: db\n  count: 2\n",
+        ),
+        (
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db\n",
+        ),
+    ]);
+    let msg = render_err(t.path());
+    assert!(
+        msg.contains("resource with name db does not match"),
+        "{msg}"
+    );
 }
 
 #[test]

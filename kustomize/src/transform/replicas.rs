@@ -14,6 +14,21 @@ const KINDS: &[&str] = &[
     "StatefulSet",
 ];
 
+/// kustomize refuses a `replicas` entry that names no workload (by current
+/// or earlier name); returns the first such name.
+pub fn check_targets<'a>(resources: &[Resource], replicas: &'a [Replica]) -> Result<(), &'a str> {
+    for replica in replicas {
+        let found = resources.iter().any(|res| {
+            let kind = res.kind();
+            KINDS.contains(&kind) && res.was_named(res.group(), kind, &replica.name)
+        });
+        if !found {
+            return Err(&replica.name);
+        }
+    }
+    Ok(())
+}
+
 /// Applies every `replicas` entry.
 pub fn apply(resources: &mut [Resource], replicas: &[Replica]) {
     for replica in replicas {
