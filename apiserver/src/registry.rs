@@ -133,7 +133,17 @@ pub struct Registry {
 impl Registry {
     /// The table of built-in resources, without any CRD.
     pub fn builtin() -> Self {
-        let resources = BUILTINS.iter().map(|b| Arc::new(b.info())).collect();
+        let resources = BUILTINS
+            .iter()
+            .map(|b| {
+                let mut info = b.info();
+                // Component statuses are computed on read (deprecated, read-only upstream too).
+                if info.plural == "componentstatuses" {
+                    info.verbs = vec!["get".into(), "list".into()];
+                }
+                Arc::new(info)
+            })
+            .collect();
         Self { resources }
     }
 
@@ -469,6 +479,18 @@ macro_rules! builtin {
 }
 
 const BUILTINS: &[BuiltIn] = &[
+    builtin!(
+        "",
+        "v1",
+        "ComponentStatus",
+        "componentstatuses",
+        ["cs"],
+        false,
+        false,
+        false,
+        [],
+        "io.k8s.api.core.v1.ComponentStatus"
+    ),
     builtin!(
         "",
         "v1",

@@ -10,6 +10,9 @@ use crate::store::Key;
 
 /// GET on an object (or its `status` subresource).
 pub fn get(req: &Request) -> Result<Response, Error> {
+    if req.info.plural == "componentstatuses" && req.info.group.is_empty() {
+        return component_status_response(req);
+    }
     let obj = req
         .state
         .get(&req.key())?
@@ -145,8 +148,50 @@ pub fn list_objects(req: &Request) -> Result<Listing, Error> {
     })
 }
 
+/// What `componentstatuses` reports: the parts a kubeadm control plane has, all served by
+/// this process (the store answering is what `etcd-0` means here).
+fn component_statuses(req: &Request) -> Result<Vec<Value>, Error> {
+    req.state.store.revision()?;
+    Ok(["controller-manager", "scheduler", "etcd-0"]
+        .iter()
+        .map(|n| {
+            json!({"kind": "ComponentStatus", "apiVersion": "v1", "metadata": {"name": n},
+                "conditions": [{"type": "Healthy", "status": "True", "message": "ok"}]})
+        })
+        .collect())
+}
+
+const COMPONENT_STATUS_WARNING: &str = "v1 ComponentStatus is deprecated in v1.19+";
+
+/// GET on `componentstatuses` (list or one), with the deprecation warning kube-apiserver sends.
+fn component_status_response(req: &Request) -> Result<Response, Error> {
+    let mut items = component_statuses(req)?;
+    if let Some(name) = req.name.as_deref() {
+        items.retain(|o| crate::objects::name(o) == name);
+        if items.is_empty() {
+            return Err(Error::NotFound(req.target()));
+        }
+    }
+    let warning = [COMPONENT_STATUS_WARNING.to_string()];
+    if let Some(t) = req.table()? {
+        let body = crate::table::table(&req.info, &t, &items, "", None, true);
+        return Ok(respond(200, &body, &warning));
+    }
+    let body = match (req.name.is_some(), items.pop()) {
+        (true, Some(one)) => one,
+        (_, last) => {
+            items.extend(last);
+            json!({"kind": "ComponentStatusList", "apiVersion": "v1", "metadata": {}, "items": items})
+        }
+    };
+    Ok(respond(200, &body, &warning))
+}
+
 /// GET on a collection.
 pub fn list(req: &Request) -> Result<Response, Error> {
+    if req.info.plural == "componentstatuses" && req.info.group.is_empty() {
+        return component_status_response(req);
+    }
     let listing = list_objects(req)?;
     if let Some(t) = req.table()? {
         let body = crate::table::table(

@@ -54,6 +54,7 @@ fn build() -> Catalog {
         core::v1::Pod,
         core::v1::Service,
         core::v1::Endpoints,
+        core::v1::ComponentStatus,
         core::v1::ConfigMap,
         core::v1::Secret,
         core::v1::ServiceAccount,

@@ -268,3 +268,21 @@ fn a_replicaset_whose_selector_misses_its_template_is_refused_as_kubernetes_does
         "The ReplicaSet \"rs\" is invalid: spec.template.metadata.labels: Invalid value: {\"app\":\"b\"}: `selector` does not match template `labels`"
     );
 }
+
+#[test]
+fn componentstatuses_are_healthy_with_the_deprecation_warning() {
+    if kubectl_path("componentstatuses").is_none() {
+        return;
+    }
+    let c = Cluster::start();
+    let out = c.kubectl(&["get", "componentstatuses"], None);
+    assert!(out.status.success());
+    assert_eq!(
+        normalise(&String::from_utf8_lossy(&out.stdout)),
+        "NAME STATUS MESSAGE ERROR\ncontroller-manager Healthy ok\nscheduler Healthy ok\netcd-0 Healthy ok"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "Warning: v1 ComponentStatus is deprecated in v1.19+"
+    );
+}
