@@ -71,6 +71,25 @@ async fn dispatch(
     .await
 }
 
+/// `exec`, `attach`, `portforward` and `log` of a pod: the simulated cluster's pods run no
+/// process, so there is nothing to connect to or read; say so plainly (kube-apiserver would
+/// proxy to the kubelet), after the pod's own 404 if it does not exist.
+fn pod_process(req: &Request, sub: &str) -> Result<Response, Error> {
+    req.state
+        .get(&req.key())?
+        .ok_or_else(|| Error::NotFound(req.target()))?;
+    let what = match sub {
+        "log" => "has no container output to show",
+        "portforward" => "has no process listening to forward to",
+        _ => "has no process to attach to or run commands in",
+    };
+    Err(Error::BadRequest(format!(
+        "pod {}/{} {what}: pods of the simulated cluster run no processes",
+        req.namespace(),
+        req.name()
+    )))
+}
+
 async fn handle(
     app: &Arc<App>,
     conn: &ConnInfo,
@@ -137,6 +156,11 @@ async fn handle(
                 headers,
                 body,
             };
+            if let Some(sub @ ("exec" | "attach" | "portforward" | "log")) =
+                req.subresource.as_deref()
+            {
+                return pod_process(&req, sub);
+            }
             let is_item = req.name.is_some();
             if *method == Method::GET && !is_item && req.flag("watch") {
                 return handlers::watch::watch(&req);

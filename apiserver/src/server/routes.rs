@@ -97,6 +97,10 @@ fn resource(
             "status" => info.status,
             "scale" => info.scale.is_some(),
             "finalize" => info.group.is_empty() && info.plural == "namespaces",
+            // Served with a Status saying why they cannot work (see `server::pod_process`).
+            "exec" | "attach" | "portforward" | "log" => {
+                info.group.is_empty() && info.plural == "pods"
+            }
             _ => false,
         };
         if !ok {

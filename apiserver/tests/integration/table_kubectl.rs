@@ -286,3 +286,25 @@ fn componentstatuses_are_healthy_with_the_deprecation_warning() {
         "Warning: v1 ComponentStatus is deprecated in v1.19+"
     );
 }
+
+#[test]
+fn exec_and_logs_say_that_simulated_pods_run_no_processes() {
+    if kubectl_path("exec_logs").is_none() {
+        return;
+    }
+    let c = Cluster::start();
+    c.kubectl_ok(&["apply", "-f", "-"], Some(POD));
+    let logs = c.kubectl(&["logs", "web-0", "-c", "web"], None);
+    assert!(!logs.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&logs.stderr).trim(),
+        "Error from server (BadRequest): pod default/web-0 has no container output to show: pods of the simulated cluster run no processes"
+    );
+    let exec = c.kubectl(&["exec", "web-0", "-c", "web", "--", "true"], None);
+    assert!(!exec.status.success());
+    let stderr = String::from_utf8_lossy(&exec.stderr);
+    assert!(
+        stderr.contains("pods of the simulated cluster run no processes"),
+        "{stderr}"
+    );
+}
