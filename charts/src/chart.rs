@@ -454,18 +454,18 @@ fn all_crds(chart: &Chart, prefix: &str) -> Vec<(String, String)> {
     v
 }
 
-/// Splits a rendered file into YAML documents on `---` lines, as Helm 4's SplitManifests:
-/// leading white space goes, trailing white space of the last document stays.
+/// Splits a rendered file into YAML documents at lines starting `---`, as Helm 4 does for
+/// v2 charts: each document loses its leading white space but keeps its trailing newline,
+/// and a `---` glued to content by `{{-` still separates.
 fn split_manifests(s: &str) -> Vec<String> {
-    let re = regex::Regex::new(r"(?:^|\s*\n)---\s*").ok();
     let t = s.trim_start();
-    match re {
-        Some(re) => re
+    match regex::Regex::new(r"(?m)^---[ \t]*") {
+        Ok(re) => re
             .split(t)
             .filter(|d| !d.trim().is_empty())
             .map(|d| d.trim_start().to_string())
             .collect(),
-        None => vec![t.to_string()],
+        Err(_) => vec![t.to_string()],
     }
 }
 

@@ -138,6 +138,19 @@ const SCAFFOLD_VALUES: &[(&str, &str)] = &[
     ),
 ];
 
+fn value_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    let mut vs: Vec<PathBuf> = rd
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".values.yaml"))
+        .collect();
+    vs.sort();
+    vs
+}
+
 #[test]
 fn charts_render_byte_identical_to_helm_template() {
     let Some(bin) = helm_or_skip() else { return };
@@ -165,6 +178,28 @@ fn charts_render_byte_identical_to_helm_template() {
     }
     let (a, n) = run_chart(&helm, "helm-create", &scaffold, &cases);
     total = (total.0 + a, total.1 + n);
+
+    // Charts of our own, written to exercise template features.
+    let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/charts");
+    let mut own_dirs: Vec<PathBuf> = std::fs::read_dir(&own)
+        .expect("tests/charts")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    own_dirs.sort();
+    let mut own_total = (0, 0);
+    for d in own_dirs {
+        let mut cases = vec![vec![]];
+        cases.extend(value_files(&d.join("cases")).into_iter().map(|v| vec![v]));
+        let label = d
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let (a, n) = run_chart(&helm, &label, &d, &cases);
+        own_total = (own_total.0 + a, own_total.1 + n);
+    }
+    total = (total.0 + own_total.0, total.1 + own_total.1);
 
     // The shared corpus of public charts.
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/charts");
@@ -204,4 +239,8 @@ fn charts_render_byte_identical_to_helm_template() {
     );
     // The scaffold is the floor this renderer must keep: every case of it agrees.
     assert_eq!(a, n, "helm create scaffold cases differ from helm template");
+    assert_eq!(
+        own_total.0, own_total.1,
+        "our feature charts differ from helm template"
+    );
 }
