@@ -33,6 +33,9 @@ pub(crate) enum T {
     List(Box<T>),
     Map(Box<T>, Box<T>),
     Optional(Box<T>),
+    /// A `[key, value]` pair of `@entries`, the expansion of two-variable
+    /// comprehensions.
+    Pair(Box<T>, Box<T>),
 }
 
 impl fmt::Display for T {
@@ -52,6 +55,7 @@ impl fmt::Display for T {
             T::List(e) => write!(f, "list({e})"),
             T::Map(k, v) => write!(f, "map({k}, {v})"),
             T::Optional(e) => write!(f, "optional_type({e})"),
+            T::Pair(k, v) => write!(f, "pair({k}, {v})"),
         }
     }
 }
@@ -66,7 +70,7 @@ impl T {
         match self {
             T::Unknown | T::Dyn => false,
             T::List(e) | T::Optional(e) => e.concrete(),
-            T::Map(k, v) => k.concrete() && v.concrete(),
+            T::Map(k, v) | T::Pair(k, v) => k.concrete() && v.concrete(),
             _ => true,
         }
     }
@@ -259,6 +263,27 @@ impl<'a> Typer<'a> {
                 result
             }
             Expr::Call(call) => {
+                // `strings.quote(x)`: a namespace, not a receiver.
+                if let Some(t) = call.target.as_deref()
+                    && let Expr::Ident(ns) = &t.expr
+                    && NAMESPACES.contains(&ns.as_str())
+                    && !self.scopes.iter().any(|(n, _)| n == ns)
+                {
+                    let mut args = Vec::with_capacity(call.args.len());
+                    for a in &call.args {
+                        args.push(self.check(a)?);
+                    }
+                    let name = format!("{ns}.{}", call.func_name);
+                    return call_type(&name, false, &args)
+                        .map_err(|message| TypeError { message, id: e.id });
+                }
+                if call.func_name == operators::INDEX
+                    && let [pair, index] = call.args.as_slice()
+                    && let Expr::Literal(LiteralValue::Int(i)) = &index.expr
+                    && let T::Pair(k, v) = self.check(pair)?
+                {
+                    return Ok(if **i == 0 { *k } else { *v });
+                }
                 let exempt = usize::from(call.func_name == "format");
                 self.exempt += exempt;
                 let args = self.call_args(call);
@@ -283,6 +308,11 @@ impl Typer<'_> {
         Ok(args)
     }
 }
+
+/// Receivers that are library namespaces rather than values.
+const NAMESPACES: &[&str] = &[
+    "strings", "sets", "lists", "optional", "format", "math", "base64",
+];
 
 fn no_overload(name: &str, args: &[T]) -> String {
     let args: Vec<String> = args.iter().map(ToString::to_string).collect();
@@ -397,11 +427,31 @@ fn call_type(name: &str, member: bool, args: &[T]) -> Result<T, String> {
             }
             Ok(Bool)
         }
-        (operators::CONDITIONAL, [_, a, b]) => Ok(if a.same(b) {
-            a.clone().merge(b.clone())
-        } else {
-            Unknown
-        }),
+        (operators::CONDITIONAL, [c, a, b]) => {
+            if !matches!(c, Bool | Unknown | Dyn) || !a.assignable(b) {
+                return fail();
+            }
+            Ok(if a.same(b) {
+                a.clone().merge(b.clone())
+            } else {
+                Unknown
+            })
+        }
+        (_, [receiver, ..]) if member && !receiver_ok(name, receiver) => fail(),
+        ("find" | "getHost" | "getHostname" | "getScheme" | "getPort" | "getEscapedPath", _)
+            if member =>
+        {
+            Ok(String)
+        }
+        ("findAll", _) if member => Ok(List(Box::new(String))),
+        (
+            "asInteger" | "compareTo" | "getFullYear" | "getMonth" | "getDate" | "getDayOfMonth"
+            | "getDayOfWeek" | "getDayOfYear" | "getHours" | "getMinutes" | "getSeconds"
+            | "getMilliseconds",
+            _,
+        ) if member => Ok(Int),
+        ("asApproximateFloat", _) if member => Ok(Double),
+        ("isInteger" | "isLessThan" | "isGreaterThan", _) if member => Ok(Bool),
         ("size", [a]) => match a {
             String | Bytes | List(_) | Map(..) | Unknown | Dyn => Ok(Int),
             _ => fail(),
@@ -435,7 +485,34 @@ fn call_type(name: &str, member: bool, args: &[T]) -> Result<T, String> {
             "charAt" | "lowerAscii" | "upperAscii" | "trim" | "substring" | "replace" | "format",
             [String, ..],
         ) if member => Ok(String),
-        ("join", [List(_), ..]) if member => Ok(String),
+        ("join", [List(e), ..]) if member => match **e {
+            String | Unknown | Dyn => Ok(String),
+            _ => fail(),
+        },
+        ("sort" | "distinct" | "reverse" | "slice", [List(e), ..]) if member => Ok(List(e.clone())),
+        ("first" | "last", [List(e)]) if member => Ok(Optional(e.clone())),
+        ("lists.range", [_]) => Ok(List(Box::new(Int))),
+        (super::lib::ENTRIES, [range]) => match range {
+            List(e) => Ok(List(Box::new(Pair(Box::new(Int), e.clone())))),
+            Map(k, v) => Ok(List(Box::new(Pair(k.clone(), v.clone())))),
+            Unknown | Dyn => Ok(Unknown),
+            other => Err(format!(
+                "expression of type '{other}' cannot be range of a comprehension (must be list, map, or dynamic)"
+            )),
+        },
+        (super::lib::MAP_INSERT, [accu, k, v]) => {
+            let grown = Map(Box::new(k.clone()), Box::new(v.clone()));
+            Ok(if accu.same(&grown) {
+                accu.clone().merge(grown)
+            } else {
+                Unknown
+            })
+        }
+        (super::lib::MAP_MERGE, [accu, entry]) => match entry {
+            Map(..) if accu.same(entry) => Ok(accu.clone().merge(entry.clone())),
+            Map(..) | Unknown | Dyn => Ok(Unknown),
+            _ => fail(),
+        },
         ("strings.quote", [_]) => Ok(String),
         ("split", [String, ..]) if member => Ok(List(Box::new(String))),
         ("sum" | "min" | "max", [List(e)]) if member && e.is_number() => Ok((**e).clone()),
@@ -469,10 +546,70 @@ fn accepting(name: &str, arg: &T, accepted: &[T], result: T) -> Result<T, String
     }
 }
 
+/// Types a binary operator from its overloads (`rule`). With one operand
+/// of unknown or dynamic type, the known one must still fit some overload,
+/// and when all the overloads it fits give one result type, that is the
+/// type (`3 * dyn` is an `int`), as cel-go's overload resolution does.
 fn arithmetic(name: &str, a: &T, b: &T, rule: impl Fn(&T, &T) -> Option<T>) -> Result<T, String> {
-    match rule(a, b) {
-        Some(t) => Ok(t),
-        None if a.concrete() && b.concrete() => Err(no_overload(name, &[a.clone(), b.clone()])),
-        None => Ok(T::Unknown),
+    let open = |t: &T| matches!(t, T::Unknown | T::Dyn);
+    let error = || Err(no_overload(name, &[a.clone(), b.clone()]));
+    match (open(a), open(b)) {
+        (false, false) => rule(a, b).map_or_else(error, Ok),
+        (true, true) => Ok(T::Unknown),
+        (a_open, _) => {
+            let results: Vec<T> = partners()
+                .iter()
+                .filter_map(|p| if a_open { rule(p, b) } else { rule(a, p) })
+                .collect();
+            match results.split_first() {
+                None => error(),
+                Some((first, rest)) if rest.iter().all(|r| r == first) && first.concrete() => {
+                    Ok(first.clone())
+                }
+                Some(_) if matches!(a, T::Dyn) || matches!(b, T::Dyn) => Ok(T::Dyn),
+                Some(_) => Ok(T::Unknown),
+            }
+        }
+    }
+}
+
+/// One type of each kind, the possible partners of a known operand.
+fn partners() -> [T; 11] {
+    [
+        T::Int,
+        T::Uint,
+        T::Double,
+        T::String,
+        T::Bool,
+        T::Bytes,
+        T::Null,
+        T::Duration,
+        T::Timestamp,
+        T::List(Box::new(T::Unknown)),
+        T::Map(Box::new(T::Unknown), Box::new(T::Unknown)),
+    ]
+}
+
+/// Member functions that need a receiver of one kind: the string, list and
+/// time functions. A receiver of a known other kind has no overload.
+fn receiver_ok(name: &str, receiver: &T) -> bool {
+    use T::*;
+    if matches!(receiver, Unknown | Dyn) {
+        return true;
+    }
+    match name {
+        "charAt" | "lowerAscii" | "upperAscii" | "replace" | "split" | "substring" | "trim"
+        | "startsWith" | "endsWith" | "contains" | "matches" | "find" | "findAll" | "format" => {
+            *receiver == String
+        }
+        "indexOf" | "lastIndexOf" => matches!(receiver, String | List(_)),
+        "isSorted" | "sum" | "min" | "max" | "distinct" | "flatten" | "slice" | "sort"
+        | "reverse" | "first" | "last" | "join" => matches!(receiver, List(_)),
+        "getFullYear" | "getMonth" | "getDate" | "getDayOfMonth" | "getDayOfWeek"
+        | "getDayOfYear" => *receiver == Timestamp,
+        "getHours" | "getMinutes" | "getSeconds" | "getMilliseconds" => {
+            matches!(receiver, Timestamp | Duration)
+        }
+        _ => true,
     }
 }

@@ -27,8 +27,8 @@ use super::{Registrar, fail, value_fn};
 
 /// The internal functions the expansions call.
 pub(crate) const ENTRIES: &str = "@entries";
-const MAP_INSERT: &str = "@mapInsert";
-const MAP_MERGE: &str = "@mapMerge";
+pub(crate) const MAP_INSERT: &str = "@mapInsert";
+pub(crate) const MAP_MERGE: &str = "@mapMerge";
 
 pub(super) fn register(r: &mut Registrar<'_>) {
     r.global(ENTRIES, vec![DYN_TYPE], entries_fn);

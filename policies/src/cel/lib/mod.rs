@@ -9,6 +9,7 @@
 
 pub mod authz;
 mod comprehensions;
+pub(crate) use comprehensions::{ENTRIES, MAP_INSERT, MAP_MERGE};
 mod format;
 mod ip;
 mod jsonpatch;
