@@ -42,7 +42,7 @@ fn read_kustomization(loader: &Loader) -> Result<(Kustomization, PathBuf)> {
     };
     let shown = loader.display(file);
     let bytes = loader.read(file)?;
-    let value = yaml::parse_one(&bytes, &shown)?;
+    let value = yaml::parse_kustomization(&bytes, &shown)?;
     // kustomize compares the parsed kustomization with an empty one (after
     // filling in apiVersion and kind), so a file with nothing but those, or
     // only zero values, is refused rather than rendering nothing.
@@ -404,6 +404,21 @@ fn run_transformers(
     });
     if !k.patches_json6902.is_empty() {
         patch::apply_legacy_json6902(out, &k.patches_json6902, loader).map_err(patch_err)?;
+    }
+    if !out.is_empty() {
+        // kustomize matches image names as regular expressions (and v5.5.0
+        // crashes on one that does not compile); refuse such a name.
+        if let Some((i, e)) = k.images.iter().enumerate().find_map(|(i, image)| {
+            regex::Regex::new(&format!("^{}$", image.name))
+                .err()
+                .map(|e| (i, e))
+        }) {
+            return Err(Error::Field {
+                path: file.to_path_buf(),
+                field: format!("images[{i}].name"),
+                message: format!("not a valid regular expression: {e}"),
+            });
+        }
     }
     replicas::check_targets(out, &k.replicas).map_err(|name| Error::Field {
         path: file.to_path_buf(),

@@ -279,3 +279,58 @@ fn with_many_bases_the_first_bad_one_in_list_order_is_reported() {
     let msg = render_err(t.path());
     assert!(msg.contains("b05/kustomization.yaml"), "{msg}");
 }
+
+#[test]
+fn duplicate_key_in_kustomization_keeps_the_last_value() {
+    let t = tree(&[
+        (
+            "kustomization.yaml",
+            "namePrefix: a-\nresources:\n- cm.yaml\nnamePrefix: b-\n",
+        ),
+        (
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+        ),
+    ]);
+    let out = kustomize::build(t.path()).unwrap_or_else(|e| panic!("render failed: {e}"));
+    assert!(out.contains("name: b-cm"), "{out}");
+}
+
+#[test]
+fn empty_patch_file_without_target_is_refused() {
+    let t = tree(&[
+        (
+            "kustomization.yaml",
+            "resources:\n- cm.yaml\npatches:\n- path: empty.yaml\n",
+        ),
+        (
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+        ),
+        ("empty.yaml", ""),
+    ]);
+    let msg = render_err(t.path());
+    assert!(
+        msg.contains("must specify a target for JSON patch"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn image_name_that_is_not_a_regular_expression_is_refused() {
+    let t = tree(&[
+        (
+            "kustomization.yaml",
+            "resources:\n- cm.yaml\nimages:\n- name: \"nginx[\"\n  newTag: \"2\"\n",
+        ),
+        (
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+        ),
+    ]);
+    let msg = render_err(t.path());
+    assert!(
+        msg.contains("images[0].name: not a valid regular expression"),
+        "{msg}"
+    );
+}

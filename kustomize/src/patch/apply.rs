@@ -50,6 +50,14 @@ pub fn apply_patches(
             }
         };
         let parsed = parse_patch(&text, &label)?;
+        // kustomize reads a patch with no documents as an empty JSON 6902
+        // patch, which needs a target (with one it changes nothing).
+        if matches!(&parsed, Parsed::Strategic(docs) if docs.is_empty()) && entry.target.is_none() {
+            return Err(PatchError::Invalid {
+                patch: label,
+                reason: "must specify a target for JSON patch".into(),
+            });
+        }
         let options = entry.options.clone().unwrap_or_default();
         match parsed {
             Parsed::Strategic(docs) => match &entry.target {

@@ -540,11 +540,21 @@ fn resolve(
                 .iter()
                 .copied()
                 .filter(|&c| {
-                    infos[c].prefixes == referrer.prefixes && infos[c].suffixes == referrer.suffixes
+                    affixes_match(&infos[c].prefixes, &referrer.prefixes)
+                        && affixes_match(&infos[c].suffixes, &referrer.suffixes)
                 })
                 .collect();
             match same_affixes.len() {
                 1 => Ok(Some(same_affixes[0])),
+                // Several candidates that all carry the same name are one
+                // choice as far as the reference goes: kustomize takes the first.
+                n if n > 1
+                    && same_affixes
+                        .iter()
+                        .all(|&c| infos[c].name == infos[same_affixes[0]].name) =>
+                {
+                    Ok(Some(same_affixes[0]))
+                }
                 _ => Err(format!(
                     "found multiple possible referrals for {} {name:?}: {}",
                     referral.kind,
@@ -557,6 +567,18 @@ fn resolve(
             }
         }
     }
+}
+
+/// kustomize's affix comparison for ambiguous references: an object with no
+/// affixes matches anything, otherwise the shorter list of affixes must be
+/// the end of the longer one (so a base object prefixed `base-` then `pre-`
+/// matches an overlay object prefixed only `pre-`).
+fn affixes_match(a: &[String], b: &[String]) -> bool {
+    if a.is_empty() || b.is_empty() {
+        return true;
+    }
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    long.ends_with(short)
 }
 
 #[cfg(test)]

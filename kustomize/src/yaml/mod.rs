@@ -12,4 +12,4 @@ mod fast;
 mod parse;
 
 pub use emit::{emit_document, emit_documents};
-pub use parse::{parse_documents, parse_one};
+pub use parse::{parse_documents, parse_kustomization, parse_one};

@@ -75,6 +75,26 @@ pub fn parse_one(bytes: &[u8], path: &Path) -> Result<Value> {
     }
 }
 
+/// A kustomization file: like [`parse_one`], but a key given twice keeps its
+/// last value, as kustomize's reader for kustomization files does (resource
+/// files still refuse duplicates, as kustomize does).
+pub fn parse_kustomization(bytes: &[u8], path: &Path) -> Result<Value> {
+    let text = std::str::from_utf8(bytes).map_err(|e| yaml_error(path, e))?;
+    let mut options = options();
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+    let mut docs: Vec<Value> = serde_saphyr::from_str_multiple_with_options(text, options)
+        .map_err(|e| yaml_error(path, e))?;
+    docs.retain(|d| !d.is_null());
+    match docs.len() {
+        0 => Ok(Value::Null),
+        1 => Ok(normalize_numbers(docs.remove(0))),
+        n => Err(Error::Yaml {
+            path: path.to_path_buf(),
+            message: format!("expected one YAML document, found {n}"),
+        }),
+    }
+}
+
 /// One plain scalar the fast reader could not type (`0644`, `1.0`, `~`),
 /// read alone with the full reader's rules.
 pub(super) fn resolve_scalar(scalar: &str) -> Option<Value> {
