@@ -179,10 +179,22 @@ fn same_value(a: &Json, b: &Json) -> bool {
         return false;
     }
     match a["t"].as_str().unwrap_or_default() {
-        "double" => match (&a["v"], &b["v"]) {
-            (Json::Number(x), Json::Number(y)) => x.as_f64() == y.as_f64(),
-            (x, y) => x == y,
-        },
+        "double" => {
+            // Both sides give doubles as text; compared as the doubles the
+            // text reads back as (NaN equal to NaN).
+            let read = |v: &Json| {
+                v.as_str().and_then(|s| match s {
+                    "+Inf" => Some(f64::INFINITY),
+                    "-Inf" => Some(f64::NEG_INFINITY),
+                    "NaN" => Some(f64::NAN),
+                    other => other.parse::<f64>().ok(),
+                })
+            };
+            match (read(&a["v"]), read(&b["v"])) {
+                (Some(x), Some(y)) => x == y || x.is_nan() && y.is_nan(),
+                _ => false,
+            }
+        }
         "list" => match (a["v"].as_array(), b["v"].as_array()) {
             (Some(x), Some(y)) => {
                 x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_value(p, q))
@@ -380,7 +392,7 @@ pub fn typed(v: &Value) -> Option<Json> {
         Value::Float(f) if f.is_infinite() => {
             json!({"t": "double", "v": if *f > 0.0 { "+Inf" } else { "-Inf" }})
         }
-        Value::Float(f) => json!({"t": "double", "v": f}),
+        Value::Float(f) => json!({"t": "double", "v": format!("{f:e}")}),
         Value::String(s) => json!({"t": "string", "v": s.as_str()}),
         Value::Bool(b) => json!({"t": "bool", "v": b}),
         Value::Bytes(b) => {

@@ -13,7 +13,8 @@
 //	out: {"value": {"t": "bool", "v": true}}
 //	     {"error": {"class": "compile" | "runtime", "message": "..."}}
 //
-// Values are typed: {"t": "int"|"uint"|"double"|"string"|"bool"|"bytes"(base64)|"null"|
+// Values are typed (doubles as their shortest decimal text, or NaN, +Inf, -Inf):
+// {"t": "int"|"uint"|"double"|"string"|"bool"|"bytes"(base64)|"null"|
 // "duration"(nanoseconds)|"timestamp"([seconds, nanos])|"type"(name), "v": ...},
 // lists {"t": "list", "v": [...]}, maps {"t": "map", "v": [[key, value], ...]},
 // optionals {"t": "optional", "v": value or null}, and any other (library) type as
@@ -28,6 +29,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 
 	celgo "github.com/google/cel-go/cel"
@@ -310,7 +312,9 @@ func typed(v ref.Val) (any, error) {
 		case math.IsInf(f, -1):
 			return tv{"double", "-Inf"}, nil
 		}
-		return tv{"double", f}, nil
+		// As text: shortest form that reads back to the same double, so the
+		// reader's float parsing cannot round it differently.
+		return tv{"double", strconv.FormatFloat(f, 'g', -1, 64)}, nil
 	case types.String:
 		return map[string]any{"t": "string", "v": string(x)}, nil
 	case types.Bool:
