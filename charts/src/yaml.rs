@@ -47,7 +47,8 @@ fn block(v: &Value, indent: usize, out: &mut String, inline_first: bool) {
                     }
                     _ => {
                         out.push(' ');
-                        emit_scalar(x, indent + 2, out);
+                        let col = out.len() - out.rfind('\n').map(|i| i + 1).unwrap_or(0);
+                        emit_scalar_at(x, indent + 2, col, out);
                         out.push('\n');
                     }
                 }
@@ -63,7 +64,8 @@ fn block(v: &Value, indent: usize, out: &mut String, inline_first: bool) {
                     Value::Map(mm) if !mm.is_empty() => block(item, indent + 2, out, true),
                     Value::List(ll) if !ll.is_empty() => block(item, indent + 2, out, true),
                     _ => {
-                        emit_scalar(item, indent + 2, out);
+                        let col = out.len() - out.rfind('\n').map(|i| i + 1).unwrap_or(0);
+                        emit_scalar_at(item, indent + 2, col, out);
                         out.push('\n');
                     }
                 }
@@ -83,6 +85,10 @@ fn push_indent(out: &mut String, n: usize) {
 }
 
 fn emit_scalar(v: &Value, indent: usize, out: &mut String) {
+    emit_scalar_at(v, indent, 0, out);
+}
+
+fn emit_scalar_at(v: &Value, indent: usize, column: usize, out: &mut String) {
     match v {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -96,7 +102,7 @@ fn emit_scalar(v: &Value, indent: usize, out: &mut String) {
                 out.push_str(&format_float_g(*f));
             }
         }
-        Value::Str(s) => out.push_str(&scalar_str(s, indent)),
+        Value::Str(s) => out.push_str(&scalar_at(s, indent, column)),
         Value::Map(_) => out.push_str("{}"),
         Value::List(_) => out.push_str("[]"),
     }
@@ -104,6 +110,12 @@ fn emit_scalar(v: &Value, indent: usize, out: &mut String) {
 
 /// A string as yaml.v2 writes it: plain, single-quoted, double-quoted or literal block.
 fn scalar_str(s: &str, indent: usize) -> String {
+    scalar_at(s, indent, 0)
+}
+
+/// [`scalar_str`] for a scalar starting at `column` of its line: plain and single-quoted
+/// strings fold at spaces past column 80, as yaml.v2's emitter does.
+fn scalar_at(s: &str, indent: usize, column: usize) -> String {
     if s.is_empty() {
         return "\"\"".into();
     }
@@ -121,9 +133,36 @@ fn scalar_str(s: &str, indent: usize) -> String {
         return double_quoted(s);
     }
     if plain_ok(s) {
-        return s.to_string();
+        return fold(s, indent, column);
     }
-    format!("'{}'", s.replace('\'', "''"))
+    fold(&format!("'{}'", s.replace('\'', "''")), indent, column)
+}
+
+/// yaml.v2 breaks a plain or single-quoted scalar at a single space once the line is past
+/// 80 columns, continuing at `indent`.
+fn fold(s: &str, indent: usize, mut column: usize) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::new();
+    let mut spaces = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c == ' ' {
+            let next_space = chars.get(i + 1) == Some(&' ');
+            if !spaces && column > 80 && !next_space && i > 0 && i + 1 < chars.len() {
+                out.push('\n');
+                push_indent(&mut out, indent);
+                column = indent;
+            } else {
+                out.push(c);
+                column += 1;
+            }
+            spaces = true;
+        } else {
+            out.push(c);
+            column += 1;
+            spaces = false;
+        }
+    }
+    out
 }
 
 fn literal_block(s: &str, indent: usize) -> String {
@@ -248,6 +287,10 @@ fn resolves_to_non_string(s: &str) -> bool {
         m_ok && e_ok && (m.contains('.') || e.is_some())
     };
     if re_float(body) {
+        return true;
+    }
+    // Timestamps (2001-12-14, 2001-12-14t21:59:43.10-05:00) are YAML 1.1 values too.
+    if regex::Regex::new(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?$").is_ok_and(|re| re.is_match(s)) {
         return true;
     }
     // Sexagesimal integers (190:20:30) are YAML 1.1 numbers too.

@@ -102,3 +102,18 @@ fn required_reports_its_message_with_the_call_position() {
         "execution error at (c/templates/x.yaml:1:6): need x"
     );
 }
+
+#[test]
+fn to_yaml_folds_long_strings_past_column_eighty_like_yaml_v2() {
+    let long = "word ".repeat(20);
+    let out = render("{{ toYaml . }}", &format!("k: {:?}", long.trim()));
+    assert_eq!(out.lines().count(), 2, "{out}");
+}
+
+#[test]
+fn to_yaml_quotes_dates_that_yaml_1_1_reads_as_timestamps() {
+    assert_eq!(
+        render("{{ toYaml . }}", "d: \"2024-01-01\""),
+        "d: \"2024-01-01\""
+    );
+}
