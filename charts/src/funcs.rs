@@ -654,6 +654,9 @@ pub fn sprintf(f: &str, args: &[Value]) -> String {
                     "<nil>".into()
                 }
             }
+            ('s', Value::Int(_) | Value::Float(_) | Value::Bool(_)) => {
+                format!("%!s({}={})", v.type_name(), v.to_go_string())
+            }
             ('s' | 'v', x) => x.to_go_string(),
             ('d', Value::Int(i)) => i.to_string(),
             ('d', Value::Float(x)) => format!("%!d(float64={})", crate::value::format_float_g(*x)),

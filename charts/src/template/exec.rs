@@ -14,8 +14,10 @@ const MAX_DEPTH: usize = 1000;
 /// An execution failure, laid out as Helm 4 prints Go's: `NAME:LINE:COL`, then
 /// `executing "NAME" at <EXPR>:` and the message (the column is Go's, counted from 0).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{template}:{line}:{col}\n  executing \"{template}\" at <{expr}>:\n    {message}")]
+#[error("{file}:{line}:{col}\n  executing \"{template}\" at <{expr}>:\n    {message}")]
 pub struct ExecError {
+    /// The file holding the failing expression.
+    pub file: String,
     /// The template (file or defined name) executing.
     pub template: String,
     /// Line of the failing command.
@@ -93,6 +95,7 @@ impl Templates {
         let mut st = State {
             t: self,
             name: name.to_string(),
+            file: tree.file.clone(),
             vars: vec![("$".into(), data.clone())],
             out: String::new(),
             depth: 0,
@@ -115,6 +118,7 @@ impl Templates {
         let mut st = State {
             t: self,
             name: name.to_string(),
+            file: tree.file.clone(),
             vars: vec![("$".into(), data.clone())],
             out: String::new(),
             depth,
@@ -128,6 +132,8 @@ impl Templates {
 struct State<'t> {
     t: &'t Templates,
     name: String,
+    /// The file the executing template came from, for error positions.
+    file: String,
     vars: Vec<(String, Value)>,
     out: String,
     depth: usize,
@@ -138,6 +144,7 @@ struct State<'t> {
 impl State<'_> {
     fn err(&self, pos: Pos, expr: &str, message: impl Into<String>) -> TemplateError {
         TemplateError::Exec(ExecError {
+            file: self.file.clone(),
             template: self.name.clone(),
             line: pos.line,
             col: pos.col.saturating_sub(1),
@@ -215,6 +222,7 @@ impl State<'_> {
         let mut st = State {
             t: self.t,
             name: name.to_string(),
+            file: tree.file.clone(),
             vars: vec![("$".into(), data.clone())],
             out: String::new(),
             depth: self.depth + 1,
@@ -480,11 +488,17 @@ impl State<'_> {
                     ));
                 };
                 let n = n.to_string();
+                if self.lookup_def(&n).is_none() {
+                    let message = format!(
+                        "error calling include:\ntemplate: no template {n:?} associated with template \"gotpl\""
+                    );
+                    return Err(self.err(c.pos, &c.text, message));
+                }
                 self.call_template(&n, data, c.pos, &c.text)
                     .map(Value::str)
                     .map_err(|e| match e {
                         TemplateError::Exec(_) | TemplateError::Parse(_) => {
-                            self.err(c.pos, &c.text, format!("error calling include: {e}"))
+                            self.err(c.pos, &c.text, format!("error calling include:\n{e}"))
                         }
                         f => f,
                     })

@@ -123,6 +123,8 @@ pub enum BranchKind {
 pub struct Tree {
     /// The template name.
     pub name: String,
+    /// The file it was parsed from (Go's ParseName), which error positions name.
+    pub file: String,
     /// The body.
     pub root: Rc<Vec<Node>>,
 }
@@ -162,6 +164,7 @@ pub fn parse(name: &str, src: &str, defs: &mut HashMap<String, Tree>) -> Result<
     }
     Ok(Tree {
         name: name.to_string(),
+        file: name.to_string(),
         root: Rc::new(root),
     })
 }
@@ -311,6 +314,7 @@ impl<'a, 'd> Parser<'a, 'd> {
                             n.clone(),
                             Tree {
                                 name: n.clone(),
+                                file: self.name.to_string(),
                                 root: Rc::new(body),
                             },
                         );
