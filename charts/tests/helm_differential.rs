@@ -244,3 +244,56 @@ fn charts_render_byte_identical_to_helm_template() {
         "our feature charts differ from helm template"
     );
 }
+
+#[test]
+fn set_flags_release_name_and_namespace_render_like_helm() {
+    let Some(bin) = helm_or_skip() else { return };
+    let helm = Helm {
+        bin,
+        home: tempfile::tempdir().expect("tempdir"),
+    };
+    let work = tempfile::tempdir().expect("tempdir");
+    let st = helm
+        .cmd()
+        .current_dir(work.path())
+        .args(["create", "scaffold"])
+        .output()
+        .expect("helm create");
+    assert!(st.status.success(), "helm create failed");
+    let chart = work.path().join("scaffold");
+    let out = helm
+        .cmd()
+        .arg("template")
+        .arg("web")
+        .arg(&chart)
+        .args([
+            "-n",
+            "apps",
+            "--set",
+            "replicaCount=3,image.tag=v2,serviceAccount.create=false",
+            "--set",
+            "podLabels.tier=front",
+            "--set-string",
+            "podAnnotations.rev=42",
+            "--kube-version",
+            "1.31.4",
+            "--skip-tests",
+        ])
+        .output()
+        .expect("helm runs");
+    let theirs = String::from_utf8_lossy(&out.stdout).into_owned();
+    let opts = charts::TemplateOptions {
+        release_name: "web".into(),
+        namespace: "apps".into(),
+        set_values: vec![
+            "replicaCount=3,image.tag=v2,serviceAccount.create=false".into(),
+            "podLabels.tier=front".into(),
+        ],
+        set_string_values: vec!["podAnnotations.rev=42".into()],
+        kube_version: Some("1.31.4".into()),
+        skip_tests: true,
+        ..Default::default()
+    };
+    let mine = charts::template(&chart, &opts).expect("renders");
+    assert_eq!(mine, theirs);
+}
