@@ -297,3 +297,31 @@ fn set_flags_release_name_and_namespace_render_like_helm() {
     let mine = charts::template(&chart, &opts).expect("renders");
     assert_eq!(mine, theirs);
 }
+
+#[test]
+fn include_crds_puts_crd_files_first_like_helm() {
+    let Some(bin) = helm_or_skip() else { return };
+    let helm = Helm {
+        bin,
+        home: tempfile::tempdir().expect("tempdir"),
+    };
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/charts/features");
+    let out = helm
+        .cmd()
+        .arg("template")
+        .arg(&chart)
+        .arg("--include-crds")
+        .output()
+        .expect("helm runs");
+    assert!(
+        out.status.success(),
+        "helm failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let opts = charts::TemplateOptions {
+        include_crds: true,
+        ..Default::default()
+    };
+    let mine = charts::template(&chart, &opts).expect("renders");
+    assert_eq!(mine, String::from_utf8_lossy(&out.stdout));
+}
