@@ -108,6 +108,12 @@ fn feature_cases_agree_with_kubectl_as_listed_in_status() {
         let oracle = recorded(case);
         let ours = kustomize::build(case).map_err(|e| e.to_string());
         let ok = agrees(&oracle, &ours);
+        // Triage aid: FLOTILLA_FEATURES_OUT=DIR writes Flotilla's answer per case.
+        if let Some(out) = std::env::var_os("FLOTILLA_FEATURES_OUT") {
+            let text = ours.clone().unwrap_or_else(|e| format!("error: {e}\n"));
+            std::fs::write(Path::new(&out).join(format!("{n}.yaml")), text)
+                .unwrap_or_else(|e| panic!("{n}: writing triage output: {e}"));
+        }
         agreeing += usize::from(ok);
         match listed.get(&n) {
             Some(&want) if want == ok => {}

@@ -318,6 +318,16 @@ fn build_table() -> Vec<Referral> {
             kind: "PriorityClass",
             referrers: priority,
         },
+        Referral {
+            group: "admissionregistration.k8s.io",
+            kind: "ValidatingAdmissionPolicy",
+            referrers: vec![FieldSpec::group_kind(
+                "admissionregistration.k8s.io",
+                "ValidatingAdmissionPolicyBinding",
+                "spec/policyName",
+                false,
+            )],
+        },
         // kustomize's table lists IngressClass with group
         // "networking.k8s.io/v1", which matches no object, so
         // `ingressClassName` is never rewritten; we do the same on purpose.
@@ -569,13 +579,13 @@ fn resolve(
     }
 }
 
-/// kustomize's affix comparison for ambiguous references: an object with no
-/// affixes matches anything, otherwise the shorter list of affixes must be
-/// the end of the longer one (so a base object prefixed `base-` then `pre-`
-/// matches an overlay object prefixed only `pre-`).
+/// kustomize's affix comparison for ambiguous references: no affixes match
+/// only no affixes, otherwise the shorter list of affixes must be the end of
+/// the longer one (so a base object prefixed `base-` then `pre-` matches an
+/// overlay object prefixed only `pre-`, and the reference stays ambiguous).
 fn affixes_match(a: &[String], b: &[String]) -> bool {
     if a.is_empty() || b.is_empty() {
-        return true;
+        return a.is_empty() && b.is_empty();
     }
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     long.ends_with(short)

@@ -1,6 +1,9 @@
 //! Which built-in kinds are cluster-scoped. kustomize asks its compiled-in
 //! OpenAPI document; the list below is that document's cluster-scoped kinds.
 //! Unknown kinds (custom resources) count as namespaced, as in kustomize.
+//! ValidatingAdmissionPolicy and its binding are not in kustomize v5.5.0's
+//! document, so it gives them the kustomization's namespace (checked with
+//! kubectl v1.32.4, v1 and v1beta1 alike); Flotilla follows v5.5.0.
 
 /// Kinds without a namespace.
 const CLUSTER_SCOPED: &[&str] = &[
@@ -27,8 +30,6 @@ const CLUSTER_SCOPED: &[&str] = &[
     "StorageClass",
     "SubjectAccessReview",
     "TokenReview",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
     "ValidatingWebhookConfiguration",
     "VolumeAttachment",
 ];
